@@ -1,0 +1,47 @@
+# The template's own tooling: run the demo, test every combination of options.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+TOOLS := uv 'cookiecutter>=2.7,<3' 'pytest>=8' pytest-timeout pytest-xdist playwright ruff
+PYTEST_ARGS ?= -n 2
+DEMO := build/demo
+
+.PHONY: help install test lint fmt demo clean
+
+help:  ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# uv is installed into the venv too, so that baked projects find it on PATH.
+$(VENV)/.installed: Makefile
+	@if command -v uv >/dev/null 2>&1; then \
+		test -x $(VENV)/bin/python || uv venv --python $(PYTHON) $(VENV); \
+		uv pip install --python $(VENV)/bin/python $(TOOLS); \
+	else \
+		test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV); \
+		$(VENV)/bin/python -m pip install --disable-pip-version-check $(TOOLS); \
+	fi
+	@touch $@
+
+install: $(VENV)/.installed  ## Create .venv with cookiecutter, pytest and uv
+
+test: $(VENV)/.installed  ## Bake every combination of options and run each baked project's checks
+	PATH="$(BIN):$$PATH" $(BIN)/pytest $(PYTEST_ARGS) tests
+
+lint: $(VENV)/.installed  ## Lint the hooks and the template's tests
+	$(BIN)/ruff check hooks tests
+	$(BIN)/ruff format --check hooks tests
+
+fmt: $(VENV)/.installed  ## Format the hooks and the template's tests
+	$(BIN)/ruff check --fix hooks tests
+	$(BIN)/ruff format hooks tests
+
+demo: $(VENV)/.installed  ## Bake the defaults into build/demo and serve them (make demo PORT=3000)
+	rm -rf $(DEMO)
+	$(BIN)/cookiecutter . --no-input --output-dir $(DEMO)
+	PATH="$(BIN):$$PATH" $(MAKE) -C $(DEMO)/realtime-app dev $(if $(PORT),PORT=$(PORT))
+
+clean:  ## Remove .venv, build/ and test output
+	rm -rf $(VENV) build test-output
