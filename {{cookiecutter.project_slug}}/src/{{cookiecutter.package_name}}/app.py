@@ -1,0 +1,41 @@
+"""The application: settings in, FastAPI app out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from .realtime import AbortMiddleware, Bus, Hub, Limits, backend_from_url, load_routes, mount
+from .settings import Settings
+
+HERE = Path(__file__).parent
+ROUTES = HERE / "routes"
+STATIC = HERE / "static"
+
+
+def create_hub(settings: Settings) -> Hub:
+    limits = Limits(
+        max_message_bytes=settings.ws_max_message_bytes,
+        send_queue=settings.ws_send_queue,
+        rate_limit=settings.ws_rate_limit,
+        max_connections=settings.max_connections,
+        allowed_origins=settings.allowed_origins,
+        sse_ping_seconds=settings.sse_ping_seconds,
+    )
+    return Hub(Bus(backend_from_url(settings.pubsub_url)), limits)
+
+
+def create_app(settings: Settings | None = None, routes: Path = ROUTES) -> FastAPI:
+    settings = settings or Settings()
+    hub = create_hub(settings)
+    app = FastAPI(title=settings.app_name, lifespan=lambda _: hub.running())
+    app.state.hub = hub
+    app.add_middleware(AbortMiddleware)
+    mount(app, load_routes(routes, f"{__package__}.routes"))
+    if STATIC.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+        app.add_api_route("/", lambda: FileResponse(STATIC / "index.html"), include_in_schema=False)
+    return app

@@ -1,0 +1,94 @@
+"""The running state of the real-time side of one app: bus, limits, open peers and streams."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from types import FrameType
+from typing import Any, Protocol
+
+from starlette.requests import HTTPConnection
+
+from .bus import Bus
+from .limits import Limits
+
+
+class Closable(Protocol):
+    def shut_down(self) -> None:
+        """End promptly because the server is stopping."""
+
+
+class Hub:
+    def __init__(self, bus: Bus, limits: Limits) -> None:
+        self.bus = bus
+        self.limits = limits
+        self.open: set[Closable] = set()
+        self.connections = 0
+        self.stopping = False
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run for the app's lifespan: start the bus, and end every connection on shutdown."""
+        global _current
+        await self.bus.start()
+        _current = self
+        restore = _on_shutdown_signal(self.shut_down)
+        try:
+            yield
+        finally:
+            restore()
+            self.shut_down()
+            _current = None
+            await self.bus.stop()
+
+    def shut_down(self) -> None:
+        self.stopping = True
+        for connection in list(self.open):
+            connection.shut_down()
+
+
+_current: Hub | None = None
+
+
+def hub_of(connection: HTTPConnection) -> Hub:
+    hub: Hub = connection.app.state.hub
+    return hub
+
+
+async def publish(topic: str, data: Any) -> None:
+    """Publish from server code (an HTTP route, a background task) to every subscriber."""
+    if _current is None:
+        raise RuntimeError("publish() needs a running app (inside its lifespan)")
+    await _current.bus.publish(topic, data)
+
+
+def _on_shutdown_signal(callback: Callable[[], None]) -> Callable[[], None]:
+    """Run `callback` as soon as SIGINT or SIGTERM arrives, then let the server handle it.
+
+    uvicorn would otherwise close WebSockets with 1012 and wait for SSE streams
+    that never end; acting on the signal lets us say 1001 and end streams first.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+
+    def handle(sig: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(callback)
+        handler = previous[signal.Signals(sig)]
+        if callable(handler):
+            handler(sig, frame)
+
+    for sig in signals:
+        signal.signal(sig, handle)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            if signal.getsignal(sig) is handle:
+                signal.signal(sig, handler)
+
+    return restore

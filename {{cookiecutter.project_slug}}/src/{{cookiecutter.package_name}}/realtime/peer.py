@@ -1,0 +1,128 @@
+"""A WebSocket peer: what handlers see of one connection, and its outgoing queue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .frames import Frame, to_frame
+from .hub import Hub
+
+# How long a close frame may wait for a peer that stopped reading before the
+# connection is aborted: its socket would otherwise stay open until shutdown.
+CLOSE_TIMEOUT = 2.0
+# Set by `AbortMiddleware` when the server lets us reach the transport.
+ABORT_KEY = "realtime.abort"
+
+
+class Peer:
+    """One connected client. Everything it is sent goes through a bounded queue.
+
+    Its writer task drains the queue; when the client reads too slowly the queue
+    overflows and the peer is closed with 1013, so it never slows the others.
+    """
+
+    def __init__(self, websocket: WebSocket, hub: Hub, context: dict[str, Any]) -> None:
+        self.id = uuid.uuid4().hex
+        self.request: HTTPConnection = websocket
+        self.params: dict[str, Any] = dict(websocket.path_params)
+        self.context = context
+        self.closing = False
+        self._websocket = websocket
+        self._hub = hub
+        self._topics: set[str] = set()
+        self._queue: asyncio.Queue[Frame] = asyncio.Queue(hub.limits.send_queue)
+        self._writer = asyncio.create_task(self._write())
+        self._abort: Callable[[], None] | None = websocket.scope.get(ABORT_KEY)
+
+    def __str__(self) -> str:
+        return self.id[:8]
+
+    def __repr__(self) -> str:
+        return f"<Peer {self} {self.request.url.path}>"
+
+    @property
+    def topics(self) -> frozenset[str]:
+        return frozenset(self._topics)
+
+    async def send(self, data: Any) -> None:
+        self.deliver(to_frame(data))
+
+    async def publish(self, topic: str, data: Any) -> None:
+        """Send to every subscriber of `topic` but this peer."""
+        await self._hub.bus.publish(topic, data, sender=self)
+
+    async def subscribe(self, topic: str) -> None:
+        if not self.closing and topic not in self._topics:
+            self._topics.add(topic)
+            await self._hub.bus.subscribe(topic, self)
+
+    async def unsubscribe(self, topic: str) -> None:
+        if topic in self._topics:
+            self._topics.remove(topic)
+            await self._hub.bus.unsubscribe(topic, self)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close after what is already queued has been sent."""
+        if self.closing:
+            return
+        self.closing = True
+        try:
+            self._queue.put_nowait(_close_frame(code, reason))
+        except asyncio.QueueFull:
+            self.terminate(1013, "send queue full")
+
+    def deliver(self, frame: Frame) -> None:
+        if self.closing:
+            return
+        try:
+            self._queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.terminate(1013, "send queue full")
+
+    def terminate(self, code: int, reason: str) -> None:
+        """Close now: drop the backlog and stop a send that may never finish."""
+        self.closing = True
+        self._writer.cancel()
+        self._writer = asyncio.create_task(self._send_close(_close_frame(code, reason)))
+
+    def shut_down(self) -> None:
+        self.terminate(1001, "server shutting down")
+
+    async def finish(self) -> None:
+        """Release everything the peer holds once its connection is over."""
+        self.closing = True
+        self._writer.cancel()
+        for topic in list(self._topics):
+            await self.unsubscribe(topic)
+
+    async def _write(self) -> None:
+        send = self._websocket.send
+        with contextlib.suppress(*_GONE):
+            while (frame := await self._queue.get())["type"] == "websocket.send":
+                await send(frame)
+            await self._send_close(frame)
+
+    async def _send_close(self, frame: Frame) -> None:
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self._websocket.send(frame)
+        except TimeoutError:
+            if self._abort is not None:
+                self._abort()
+        except _GONE:
+            pass
+
+
+# What sending raises once the client has gone or the close is under way.
+_GONE = (OSError, RuntimeError, WebSocketDisconnect)
+
+
+def _close_frame(code: int, reason: str) -> Frame:
+    return {"type": "websocket.close", "code": code, "reason": reason}

@@ -1,0 +1,242 @@
+"""File-based routes with Nitro's conventions.
+
+`parse_route_file` is pure: it turns a path under `routes/` into a URL pattern.
+`load_routes` imports the files and decides each route's kind from its
+`handler`; `mount` registers them on a FastAPI app, most specific first.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import re
+import sys
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from types import ModuleType
+from typing import Any
+
+from fastapi import FastAPI
+from sse_starlette import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import WebSocketRoute
+
+from .sse import stream_response
+from .websocket import WebSocketHandler
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+_PARAM = re.compile(r"\[(\.\.\.)?([^\]]*)\]")
+
+
+class RouteError(Exception):
+    """A route file that cannot be served; the message names the file."""
+
+
+@dataclass(frozen=True)
+class RouteFile:
+    """Where a file under `routes/` is served: its URL pattern and method, if any."""
+
+    file: PurePosixPath
+    path: str
+    method: str | None
+
+    @property
+    def sort_key(self) -> tuple[tuple[int, str], ...]:
+        """Static segments first, then segments with parameters, then catch-alls."""
+        return tuple(_segment_rank(segment) for segment in self.path.split("/"))
+
+    @property
+    def shape(self) -> str:
+        """The pattern with parameter names erased: two files of one shape clash."""
+        return re.sub(r"\{[^}:]*(:path)?\}", lambda m: "{...}" if m[1] else "{}", self.path)
+
+
+def parse_route_file(file: PurePosixPath) -> RouteFile | None:
+    """The route a file defines, or None for files that are not routes."""
+    if file.suffix != ".py" or any(part.startswith(("_", ".")) for part in file.parts):
+        return None
+    name, dot, suffix = file.stem.rpartition(".")
+    method = suffix.upper() if dot and suffix.upper() in HTTP_METHODS else None
+    segments = [*file.parts[:-1], name if method else file.stem]
+    if segments[-1] == "index":
+        segments.pop()
+    url = [_url_segment(s, file) for s in segments if not (s.startswith("(") and s.endswith(")"))]
+    return RouteFile(file, "/" + "/".join(url), method)
+
+
+@dataclass(frozen=True)
+class Route:
+    source: RouteFile
+    kind: str  # "websocket", "sse" or "http"
+    handler: Any
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        if self.kind == "websocket":
+            return ("WS",)
+        return (self.source.method,) if self.source.method else HTTP_METHODS[:5]
+
+
+def load_routes(directory: Path, package: str) -> list[Route]:
+    """Import every route file under `directory` as modules of `package`, most specific first."""
+    _ensure_package(package, directory)
+    files = sorted(directory.rglob("*.py"))
+    sources = [s for f in files if (s := parse_route_file(_relative(f, directory)))]
+    routes = [_load(directory, source, package) for source in sources]
+    _refuse_clashes(routes)
+    return sorted(routes, key=lambda route: route.source.sort_key)
+
+
+def mount(app: FastAPI, routes: Iterable[Route]) -> None:
+    routes = list(routes)
+    for route in routes:
+        path, name = route.source.path, str(route.source.file)
+        if route.kind == "websocket":
+            app.router.routes.append(WebSocketRoute(path, route.handler.serve, name=name))
+        elif route.kind == "sse":
+            app.add_api_route(
+                path, _sse_endpoint(route.handler), methods=["GET"], name=name,
+                response_class=EventSourceResponse, response_model=None,
+            )  # fmt: skip
+        else:
+            for method in route.methods:
+                app.add_api_route(path, route.handler, methods=[method], name=name)
+    # Registered last, so an HTTP route on the same path wins.
+    for route in routes:
+        if route.kind == "websocket":
+            app.add_route(
+                route.source.path, _upgrade_required, list(HTTP_METHODS[:5]), include_in_schema=False
+            )
+
+
+def format_table(routes: Iterable[Route]) -> str:
+    rows = [("METHOD", "PATH", "KIND", "FILE")]
+    rows += [
+        (",".join(r.methods), r.source.path, r.kind, f"routes/{r.source.file}") for r in routes
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[3]])
+        for row in rows
+    )
+
+
+def _url_segment(segment: str, file: PurePosixPath) -> str:
+    def convert(match: re.Match[str]) -> str:
+        name = match[2]
+        if not name.isidentifier():
+            raise RouteError(f"{file}: parameter [{match[0][1:-1]}] must be a Python identifier")
+        return f"{{{name}:path}}" if match[1] else f"{{{name}}}"
+
+    return _PARAM.sub(convert, segment)
+
+
+def _segment_rank(segment: str) -> tuple[int, str]:
+    if ":path}" in segment:
+        return (3, "")
+    if segment.startswith("{") and segment.endswith("}") and segment.count("{") == 1:
+        return (2, "")
+    return (1, segment) if "{" in segment else (0, segment)
+
+
+def _relative(file: Path, directory: Path) -> PurePosixPath:
+    return PurePosixPath(file.relative_to(directory).as_posix())
+
+
+def _ensure_package(package: str, directory: Path) -> None:
+    """Make `package` the parent of the route modules, so `from ._helpers import x` works."""
+    try:
+        importlib.import_module(package)
+    except ModuleNotFoundError:
+        module = ModuleType(package)
+        module.__path__ = [str(directory)]
+        sys.modules[package] = module
+
+
+def _module_name(package: str, file: PurePosixPath) -> str:
+    # Dots join packages, so a method suffix (`hello.get.py`) is kept as `hello:get`.
+    return ".".join([package, *file.parts[:-1], file.stem.replace(".", ":")])
+
+
+def _load(directory: Path, source: RouteFile, package: str) -> Route:
+    module = _import(directory / source.file, _module_name(package, source.file), source.file)
+    handler = getattr(module, "handler", None)
+    if handler is None:
+        raise RouteError(f"{source.file}: defines no `handler`")
+    if isinstance(handler, WebSocketHandler):
+        kind = "websocket"
+    elif inspect.isasyncgenfunction(handler):
+        kind = "sse"
+    elif callable(handler):
+        kind = "http"
+    else:
+        raise RouteError(
+            f"{source.file}: `handler` is a {type(handler).__name__}; use "
+            "define_websocket_handler(...), an async generator function or a function"
+        )
+    if kind != "http" and source.method not in (None, "GET" if kind == "sse" else None):
+        raise RouteError(f"{source.file}: a {kind} route cannot take the .{source.method} suffix")
+    return Route(source, kind, handler)
+
+
+def _import(path: Path, name: str, file: PurePosixPath) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise RouteError(f"{file}: failed to import: {_describe(exc, path)}") from exc
+    return module
+
+
+def _describe(exc: Exception, path: Path) -> str:
+    line = exc.lineno if isinstance(exc, SyntaxError) else None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename) == path:
+            line = frame.lineno
+    error = "".join(traceback.format_exception_only(exc)).strip().splitlines()[-1]
+    return f"{error} (line {line})" if line else error
+
+
+def _refuse_clashes(routes: list[Route]) -> None:
+    claims: dict[tuple[str, str], Route] = {}
+    for route in routes:
+        for method in route.methods:
+            key = (route.source.shape, method)
+            other = claims.setdefault(key, route)
+            if other is not route:
+                raise RouteError(
+                    f"routes/{other.source.file} and routes/{route.source.file} both claim "
+                    f"{method} {route.source.path}"
+                )
+
+
+def _sse_endpoint(generator_function: Any) -> Any:
+    """A FastAPI endpoint with the generator's parameters, serving its events."""
+    signature = inspect.signature(generator_function, eval_str=True)
+    parameters = list(signature.parameters.values())
+    request_name = next((p.name for p in parameters if p.annotation is Request), None)
+    if request_name is None:
+        parameters.append(inspect.Parameter("_sse_request", inspect.Parameter.KEYWORD_ONLY,
+                                            annotation=Request))  # fmt: skip
+
+    async def endpoint(**kwargs: Any) -> EventSourceResponse:
+        request = kwargs[request_name] if request_name else kwargs.pop("_sse_request")
+        return stream_response(request, generator_function(**kwargs))
+
+    endpoint.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=parameters, return_annotation=EventSourceResponse
+    )
+    endpoint.__name__ = generator_function.__name__
+    endpoint.__doc__ = generator_function.__doc__
+    return endpoint
+
+
+async def _upgrade_required(request: Request) -> Response:
+    return PlainTextResponse("This is a WebSocket endpoint.", 426, {"Upgrade": "websocket"})

@@ -1,0 +1,180 @@
+"""WebSocket handlers with crossws' hooks: upgrade, open, message, close, error."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from .hub import Hub, hub_of
+from .limits import TokenBucket, origin_allowed
+from .peer import ABORT_KEY, Peer
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+Result = Awaitable[None] | None
+Context = Mapping[str, Any] | None
+UpgradeHook = Callable[[HTTPConnection], Awaitable[Context] | Context]
+OpenHook = Callable[[Peer], Result]
+MessageHook = Callable[[Peer, "Message"], Result]
+CloseHook = Callable[[Peer, int, str], Result]
+ErrorHook = Callable[[Peer, Exception], Result]
+
+
+class Message:
+    """One frame received from a peer."""
+
+    def __init__(self, data: str | bytes) -> None:
+        self.data = data
+
+    def text(self) -> str:
+        return self.data if isinstance(self.data, str) else self.data.decode("utf-8")
+
+    def bytes(self) -> bytes:
+        return self.data.encode("utf-8") if isinstance(self.data, str) else self.data
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __repr__(self) -> str:
+        return f"Message({self.data!r})"
+
+
+@dataclass(frozen=True)
+class WebSocketHandler:
+    upgrade: UpgradeHook | None = None
+    open: OpenHook | None = None
+    message: MessageHook | None = None
+    close: CloseHook | None = None
+    error: ErrorHook | None = None
+
+    async def serve(self, websocket: WebSocket) -> None:
+        """The route's endpoint: admit the client, then run its session."""
+        hub = hub_of(websocket)
+        refusal = _refusal(websocket, hub)
+        if refusal is not None:
+            await _deny(websocket, *refusal)
+            return
+        hub.connections += 1
+        try:
+            try:
+                context = await _maybe_await(self.upgrade(websocket)) if self.upgrade else None
+            except HTTPException as exc:
+                await _deny(websocket, exc.status_code, exc.detail, exc.headers)
+                return
+            await websocket.accept()
+            await self._session(Peer(websocket, hub, dict(context or {})), websocket, hub)
+        finally:
+            hub.connections -= 1
+
+    async def _session(self, peer: Peer, websocket: WebSocket, hub: Hub) -> None:
+        hub.open.add(peer)
+        limits = hub.limits
+        bucket = TokenBucket(limits.rate_limit)
+        code, reason = 1005, ""
+        try:
+            await self._run(self.open, peer)
+            while True:
+                event = await websocket.receive()
+                if event["type"] == "websocket.disconnect":
+                    code, reason = event.get("code", 1005), event.get("reason") or ""
+                    break
+                text = event.get("text")
+                data: str | bytes = text if text is not None else event["bytes"]
+                if peer.closing:
+                    continue
+                if _size(data, limits.max_message_bytes) > limits.max_message_bytes:
+                    peer.terminate(1009, "message too big")
+                elif not bucket.take():
+                    peer.terminate(1008, "rate limit exceeded")
+                else:
+                    await self._run(self.message, peer, Message(data))
+        finally:
+            hub.open.discard(peer)
+            await peer.finish()
+            await self._run(self.close, peer, code, reason)
+
+    async def _run(self, hook: Callable[..., Result] | None, peer: Peer, *args: Any) -> None:
+        """Run a hook; its exception goes to `error` and the log, never further."""
+        if hook is None:
+            return
+        try:
+            await _maybe_await(hook(peer, *args))
+        except Exception as exc:
+            logger.exception("%s hook failed for peer %s", hook.__name__, peer)
+            if self.error is not None and hook is not self.error:
+                await self._run(self.error, peer, exc)
+
+
+def define_websocket_handler(
+    *,
+    upgrade: UpgradeHook | None = None,
+    open: OpenHook | None = None,
+    message: MessageHook | None = None,
+    close: CloseHook | None = None,
+    error: ErrorHook | None = None,
+) -> WebSocketHandler:
+    """Hooks may be plain or async functions; every one is optional."""
+    return WebSocketHandler(upgrade, open, message, close, error)
+
+
+class AbortMiddleware:
+    """Lets a peer abort its connection when a close frame cannot get through.
+
+    ASGI has no abort; uvicorn's `send` is a method of the connection's protocol,
+    which holds the transport. Elsewhere the key is simply absent.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            transport = getattr(getattr(send, "__self__", None), "transport", None)
+            if transport is not None:
+                scope[ABORT_KEY] = transport.abort
+        await self.app(scope, receive, send)
+
+
+def _refusal(websocket: WebSocket, hub: Hub) -> tuple[int, str] | None:
+    limits = hub.limits
+    headers = websocket.headers
+    if not origin_allowed(headers.get("origin"), headers.get("host"), limits.allowed_origins):
+        return 403, "origin not allowed"
+    if hub.stopping:
+        return 503, "server shutting down"
+    if hub.connections >= limits.max_connections:
+        return 503, "too many connections"
+    return None
+
+
+async def _deny(
+    websocket: WebSocket, status: int, detail: str, headers: Mapping[str, str] | None = None
+) -> None:
+    await websocket.send_denial_response(PlainTextResponse(detail, status, headers=headers))
+
+
+def _size(data: str | bytes, limit: int) -> int:
+    # A str of n characters is n to 4n bytes in UTF-8: encode only when it matters.
+    if isinstance(data, str) and len(data) * 4 > limit:
+        return len(data.encode("utf-8"))
+    return len(data)
+
+
+async def _maybe_await(value: Awaitable[T] | T) -> T:
+    if inspect.isawaitable(value):
+        return await value
+    return value

@@ -1,0 +1,20 @@
+"""The ticker: one event every `interval` seconds, resuming after `Last-Event-ID`."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Header, Query
+
+
+async def handler(
+    interval: Annotated[float, Query(ge=0.1, le=60)] = 1.0,
+    last_event_id: Annotated[int | None, Header(ge=0)] = None,
+) -> AsyncIterator[dict[str, Any]]:
+    count = (last_event_id or 0) + 1
+    while True:
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        yield {"event": "tick", "id": count, "data": {"count": count, "time": now}}
+        count += 1
+        await asyncio.sleep(interval)

@@ -1,0 +1,149 @@
+"""Fixtures: an in-process app, real uvicorn servers on free ports, and Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
+
+PACKAGE = "{{ cookiecutter.package_name }}"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+START_TIMEOUT = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def make_settings(**overrides: object) -> Settings:
+    """Settings that ignore the developer's `.env`."""
+    return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@dataclass
+class Server:
+    """A real uvicorn process, started with `python -m <package> serve`."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        """Signal the server and wait for it to exit; return its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+
+ServerFactory = Callable[..., Server]
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)  # polling a port that is not open yet: there is no event to wait on
+    raise TimeoutError(f"server did not listen on {port} in {START_TIMEOUT}s:\n{log.read_text()}")
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
+    """Start servers with extra environment and flags; all are stopped afterwards."""
+    servers: list[Server] = []
+
+    def start(*args: str, env: dict[str, str] | None = None, wait: bool = True) -> Server:
+        port = free_port()
+        log = tmp_path / f"server-{port}.log"
+        full_env = {**os.environ, "PUBSUB_URL": "memory://", **(env or {})}
+        command = [sys.executable, "-m", PACKAGE, "serve", "--host", "127.0.0.1"]
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [*command, "--port", str(port), *args],
+                cwd=tmp_path,  # away from the project's .env
+                env=full_env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        server = Server(process, port, log)
+        servers.append(server)
+        if wait:
+            wait_for_port(port, process, log)
+        return server
+
+    yield start
+    for server in servers:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+
+
+@pytest.fixture
+def live_server(server_factory: ServerFactory) -> Server:
+    return server_factory()
+
+
+def redis_available(url: str = REDIS_URL) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis; skipped when absent unless REALTIME_REQUIRE_REDIS=1."""
+    if not redis_available():
+        message = f"no Redis at {REDIS_URL}"
+        if os.environ.get("REALTIME_REQUIRE_REDIS") == "1":
+            pytest.fail(f"{message}, and REALTIME_REQUIRE_REDIS=1")
+        pytest.skip(message)
+    return REDIS_URL
