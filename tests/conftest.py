@@ -130,8 +130,8 @@ def make_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     but its uv stays reachable through a folder that holds nothing else.
     REALTIME_REQUIRE_REDIS and REALTIME_REQUIRE_BROWSER pass through.
     """
-    own_bin = str(Path(sys.prefix) / "bin") if sys.prefix != sys.base_prefix else ""
-    path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != own_bin]
+    own_bin = os.path.realpath(Path(sys.prefix) / "bin") if sys.prefix != sys.base_prefix else ""
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and os.path.realpath(p) != own_bin]
     uv = shutil.which("uv", path=os.pathsep.join([own_bin, *path]))
     if uv is not None:
         tools = tmp_path_factory.mktemp("tools")
