@@ -17,8 +17,9 @@ from collections.abc import Callable
 ANSWERS: dict[str, object] = json.loads({{cookiecutter | tojson | tojson}})  # noqa: F821
 
 SLUG = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+# Import names of the generated project's dependencies: a package named like one would hide it.
 DEPENDENCIES = frozenset(
-    {"fastapi", "starlette", "pydantic", "pydantic_settings", "uvicorn", "redis", "httpx", "pytest"}
+    {"fastapi", "starlette", "pydantic", "pydantic_settings", "uvicorn", "sse_starlette", "redis", "httpx", "pytest"}
 )
 
 
