@@ -34,7 +34,9 @@ def create_app(settings: Settings | None = None, routes: Path = ROUTES) -> FastA
     app = FastAPI(title=settings.app_name, lifespan=lambda _: hub.running())
     app.state.hub = hub
     app.add_middleware(AbortMiddleware)
-    mount(app, load_routes(routes, f"{__package__}.routes"))
+    # Route modules are named after their files, under the package that holds them.
+    package = f"{__package__}.routes" if routes == ROUTES else f"{routes.name}_routes"
+    mount(app, load_routes(routes, package))
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
         app.add_api_route("/", lambda: FileResponse(STATIC / "index.html"), include_in_schema=False)

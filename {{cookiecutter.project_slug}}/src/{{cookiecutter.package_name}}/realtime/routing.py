@@ -77,6 +77,8 @@ class Route:
     def methods(self) -> tuple[str, ...]:
         if self.kind == "websocket":
             return ("WS",)
+        if self.kind == "sse":
+            return ("GET",)
         return (self.source.method,) if self.source.method else HTTP_METHODS[:5]
 
 
@@ -107,21 +109,22 @@ def mount(app: FastAPI, routes: Iterable[Route]) -> None:
     # Registered last, so an HTTP route on the same path wins.
     for route in routes:
         if route.kind == "websocket":
-            app.add_route(
-                route.source.path, _upgrade_required, list(HTTP_METHODS[:5]), include_in_schema=False
-            )
+            methods = list(HTTP_METHODS[:5])
+            app.add_route(route.source.path, _upgrade_required, methods, include_in_schema=False)
 
 
 def format_table(routes: Iterable[Route]) -> str:
     rows = [("METHOD", "PATH", "KIND", "FILE")]
-    rows += [
-        (",".join(r.methods), r.source.path, r.kind, f"routes/{r.source.file}") for r in routes
-    ]
+    rows += [(_methods(r), r.source.path, r.kind, f"routes/{r.source.file}") for r in routes]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(
         "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[3]])
         for row in rows
     )
+
+
+def _methods(route: Route) -> str:
+    return "ANY" if route.methods == HTTP_METHODS[:5] else ",".join(route.methods)
 
 
 def _url_segment(segment: str, file: PurePosixPath) -> str:

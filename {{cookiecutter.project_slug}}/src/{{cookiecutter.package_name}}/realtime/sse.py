@@ -88,15 +88,11 @@ class EventStream:
         self._callbacks.append(callback)
 
     async def close(self) -> None:
-        self.shut_down()
+        """End the stream once the events already pushed are sent."""
+        self._end(drop_backlog=False)
 
     def shut_down(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)
+        self._end(drop_backlog=True)
 
     def send(self) -> EventSourceResponse:
         """The response to return from the route."""
@@ -105,6 +101,15 @@ class EventStream:
             ping=self._hub.limits.sse_ping_seconds,
             headers={"Cache-Control": "no-cache"},
         )
+
+    def _end(self, drop_backlog: bool) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if drop_backlog or self._queue.full():
+            while not self._queue.empty():
+                self._queue.get_nowait()
+        self._queue.put_nowait(None)
 
     def _put(self, event: ServerSentEvent) -> None:
         if self.closed:
@@ -146,7 +151,7 @@ class EventStream:
             aclose = getattr(self._source, "aclose", None)
             if aclose is not None:
                 await aclose()
-            self.shut_down()
+            self._end(drop_backlog=False)
 
     async def _clean_up(self) -> None:
         for topic in list(self._topics):

@@ -11,8 +11,11 @@ from fastapi import Header, Query
 async def handler(
     interval: Annotated[float, Query(ge=0.1, le=60)] = 1.0,
     last_event_id: Annotated[int | None, Header(ge=0)] = None,
+    # For a brand-new EventSource, which cannot set headers: the demo page passes
+    # the last id it saw here. The header, sent by the browser's own reconnects, wins.
+    resume_after: Annotated[int | None, Query(alias="last_event_id", ge=0)] = None,
 ) -> AsyncIterator[dict[str, Any]]:
-    count = (last_event_id or 0) + 1
+    count = (last_event_id if last_event_id is not None else resume_after or 0) + 1
     while True:
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         yield {"event": "tick", "id": count, "data": {"count": count, "time": now}}

@@ -1,0 +1,2 @@
+def handler() -> dict[str, str]:
+    return {"route": "stats"}

@@ -1,0 +1,2 @@
+def handler(path: str) -> dict[str, str]:
+    return {"path": path}

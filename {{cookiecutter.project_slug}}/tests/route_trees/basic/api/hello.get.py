@@ -1,0 +1,2 @@
+def handler(name: str = "world") -> dict[str, str]:
+    return {"hello": name}

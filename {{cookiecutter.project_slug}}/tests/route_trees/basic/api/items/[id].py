@@ -1,0 +1,2 @@
+def handler(id: int) -> dict[str, int]:
+    return {"id": id}

@@ -1,0 +1,2 @@
+def handler(id: str) -> dict[str, str]:
+    return {"user": id}
