@@ -1,0 +1,133 @@
+"""WebSocket handlers: crossws hooks, peers, publish semantics and encoding."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketDenialResponse
+
+from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.realtime import Hub
+
+from .conftest import make_settings
+
+WS_TREE = Path(__file__).parent / "route_trees" / "ws"
+# TestClient's receive cannot time out: pytest-timeout bounds every test instead.
+pytestmark = pytest.mark.timeout(10)
+
+
+@pytest.fixture
+def ws_client() -> Iterator[TestClient]:
+    settings = make_settings(ws_rate_limit=10_000)  # the 500-message test sends a burst
+    with TestClient(create_app(settings, routes=WS_TREE)) as client:
+        yield client
+
+
+def hub(client: TestClient) -> Hub:
+    value: Hub = client.app.state.hub  # type: ignore[attr-defined]
+    return value
+
+
+def test_publish_reaches_everyone_but_the_sender(ws_client: TestClient) -> None:
+    with (
+        ws_client.websocket_connect("/room") as a,
+        ws_client.websocket_connect("/room") as b,
+        ws_client.websocket_connect("/room") as c,
+    ):
+        a.send_text("from a")
+        assert b.receive_text() == "from a"
+        assert c.receive_text() == "from a"
+        b.send_text("from b")
+        # a's next frame is b's: it never got its own.
+        assert a.receive_text() == "from b"
+        assert c.receive_text() == "from b"
+
+
+def test_two_peers_and_500_messages_in_order(ws_client: TestClient) -> None:
+    with ws_client.websocket_connect("/room") as a, ws_client.websocket_connect("/room") as b:
+        for n in range(500):
+            a.send_text(str(n))
+        assert [b.receive_text() for _ in range(500)] == [str(n) for n in range(500)]
+
+
+def test_binary_frames_stay_binary(ws_client: TestClient) -> None:
+    with ws_client.websocket_connect("/room") as a, ws_client.websocket_connect("/room") as b:
+        a.send_bytes(b"\x00\x01\xfe\xff")
+        assert b.receive_bytes() == b"\x00\x01\xfe\xff"
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("list", [1, "two", None]),
+        ("model", {"x": 1, "y": 2}),
+        ("nested", {"points": [{"x": 3, "y": 4}], "text": "Zoë ☃"}),
+    ],
+)
+def test_values_become_one_json_text_frame(
+    ws_client: TestClient, kind: str, expected: object
+) -> None:
+    with ws_client.websocket_connect("/kinds") as ws:
+        ws.send_text(kind)
+        assert ws.receive_json() == expected
+
+
+def test_str_is_text_and_bytes_binary(ws_client: TestClient) -> None:
+    with ws_client.websocket_connect("/kinds") as ws:
+        ws.send_text("text")
+        assert ws.receive() == {"type": "websocket.send", "text": "plain text"}
+        ws.send_text("bytes")
+        assert ws.receive() == {"type": "websocket.send", "bytes": b"\x00\xffraw"}
+
+
+def test_upgrade_refuses_with_status_and_headers(ws_client: TestClient) -> None:
+    with pytest.raises(WebSocketDenialResponse) as refused, ws_client.websocket_connect("/guarded"):
+        pass
+    assert refused.value.status_code == 401
+    assert refused.value.headers["www-authenticate"] == "Token"
+    assert refused.value.text == "bad token"
+
+
+def test_upgrade_dict_becomes_context(ws_client: TestClient) -> None:
+    with ws_client.websocket_connect("/guarded?token=secret&user=ada") as a:
+        first = a.receive_json()
+        with ws_client.websocket_connect("/guarded?token=secret") as b:
+            second = b.receive_json()
+    assert first["context"] == {"user": "ada"}
+    assert second["context"] == {"user": "anon"}
+    assert first["id"] != second["id"]
+    assert " " not in first["name"] and first["name"]
+
+
+def test_hooks_may_be_plain_and_their_errors_reach_the_error_hook(
+    ws_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    closed: list[tuple[str, int]] = sys.modules["ws_routes.faulty"].CLOSED
+    with ws_client.websocket_connect("/faulty") as a, ws_client.websocket_connect("/room") as b:
+        a.send_text("boom")
+        assert a.receive_text() == "error ValueError: boom"
+        a.send_text("again")
+        assert a.receive_text() == "ok again opened=True"
+        b.send_text("the room is unharmed")
+    assert len(closed) == 1 and closed[0][1] == 1000
+    assert "message hook failed" in caplog.text
+
+
+def test_server_code_publishes_to_the_room(ws_client: TestClient) -> None:
+    with ws_client.websocket_connect("/room") as a:
+        assert ws_client.post("/announce", params={"text": "hello"}).status_code == 200
+        assert a.receive_json() == {"announcement": "hello"}
+
+
+def test_closing_unsubscribes_and_forgets_the_peer(ws_client: TestClient) -> None:
+    with ws_client.websocket_connect("/room") as a:
+        with ws_client.websocket_connect("/room"):
+            assert hub(ws_client).bus.subscribers("room") == 2
+        a.send_text("still here")  # the room goes on without b
+    assert hub(ws_client).bus.subscribers("room") == 0
+    assert not hub(ws_client).open
+    assert hub(ws_client).connections == 0
