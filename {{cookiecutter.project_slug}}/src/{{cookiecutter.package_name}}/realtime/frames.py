@@ -7,7 +7,7 @@ from typing import Any
 from pydantic_core import to_json
 from starlette.types import Message as Frame
 
-__all__ = ["Frame", "encode", "frame_text", "to_frame"]
+__all__ = ["Frame", "as_text", "encode", "frame_text", "to_frame"]
 
 
 def encode(data: Any) -> str | bytes:
@@ -25,10 +25,11 @@ def to_frame(data: Any) -> Frame:
     return {"type": "websocket.send", "text": payload}
 
 
+def as_text(payload: str | bytes) -> str:
+    """A payload as text, for receivers that only carry text (SSE)."""
+    return payload if isinstance(payload, str) else payload.decode("utf-8", errors="replace")
+
+
 def frame_text(frame: Frame) -> str:
-    """A frame's payload as text, for receivers that only carry text (SSE)."""
     text: str | None = frame.get("text")
-    if text is not None:
-        return text
-    data: bytes = frame["bytes"]
-    return data.decode("utf-8", errors="replace")
+    return as_text(frame["bytes"] if text is None else text)

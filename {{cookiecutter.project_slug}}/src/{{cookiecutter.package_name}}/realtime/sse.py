@@ -17,7 +17,7 @@ import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 
-from .frames import Frame, encode, frame_text
+from .frames import Frame, as_text, encode, frame_text
 from .hub import Hub, hub_of
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def to_event(item: Item) -> ServerSentEvent:
         raise ValueError(f"unknown SSE field(s) {sorted(unknown)}; use {sorted(FIELDS)}")
     data, event_id = item.get("data"), item.get("id")
     return ServerSentEvent(
-        data=None if data is None else _text(encode(data)),
+        data=None if data is None else as_text(encode(data)),
         event=item.get("event"),
         id=None if event_id is None else str(event_id),
         retry=item.get("retry"),
@@ -172,7 +172,3 @@ def create_event_stream(request: Request) -> EventStream:
 def stream_response(request: Request, items: AsyncIterator[Item]) -> EventSourceResponse:
     """Serve an async generator of events."""
     return EventStream(request, hub_of(request), source=items).send()
-
-
-def _text(data: str | bytes) -> str:
-    return data if isinstance(data, str) else data.decode("utf-8", errors="replace")
