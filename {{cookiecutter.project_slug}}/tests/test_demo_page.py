@@ -8,8 +8,9 @@ import re
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.app import STATIC
+from {{ cookiecutter.package_name }}.settings import Settings
 
-PROJECT_NAME = {{ cookiecutter.project_name | tojson }}
+PROJECT_NAME = Settings.model_fields["app_name"].default  # the project's name, as baked
 # Ways to turn a string into markup; the page builds its elements and sets textContent instead.
 HTML_SINKS = re.compile(r"\b(innerHTML|outerHTML|insertAdjacentHTML|document\.write|DOMParser)\b")
 

@@ -98,7 +98,8 @@ function startChat() {
       }
       append("notice", "", message);
     } else {
-      append(user === name ? "own" : "other", user === name ? "you" : user, message);
+      const own = user === name;
+      append(own ? "own" : "other", own ? "you" : user, message);
     }
   }
 
