@@ -39,6 +39,12 @@ def test_resumes_after_last_event_id(client: TestClient) -> None:
     assert [event_id for event_id, _ in ticks] == ["42", "43"]
 
 
+def test_a_new_event_source_resumes_from_the_query_and_the_header_wins(client: TestClient) -> None:
+    assert read(client, "/api/sse?interval=0.1&last_event_id=41", 1)[0][0] == "42"
+    headers = {"Last-Event-ID": "7"}
+    assert read(client, "/api/sse?interval=0.1&last_event_id=41", 1, headers=headers)[0][0] == "8"
+
+
 @pytest.mark.parametrize("interval", ["0.05", "61", "0", "-1", "soon"])
 def test_interval_outside_the_range_is_422(client: TestClient, interval: str) -> None:
     assert client.get("/api/sse", params={"interval": interval}).status_code == 422
