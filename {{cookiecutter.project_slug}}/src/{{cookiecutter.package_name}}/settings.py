@@ -11,10 +11,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    app_name: str = {{ cookiecutter.project_name | tojson }}
+    # Quotes are escaped so that ruff format keeps the literal whatever the name.
+    app_name: str = {{ cookiecutter.project_name | tojson | replace('\\"', '\\u0022') }}  # noqa: E501
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = {{ cookiecutter.port }}
     pubsub_url: str = "memory://"
+    # Starts every Redis channel name, so that apps sharing one Redis keep apart.
+    pubsub_prefix: str = "{{ cookiecutter.package_name }}:"
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
     ws_max_message_bytes: Annotated[int, Field(gt=0)] = 64 * 1024
     ws_send_queue: Annotated[int, Field(gt=0)] = 256
