@@ -16,7 +16,7 @@ from conftest import TEMPLATE, Bake
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
-ODD_NAME = 'Zo\u00eb\'s "Real" {App} \\ \u2603'
+ODD_NAME = 'Zo\u00eb\'s "Real" {App} \\ \u2603 \U0001f680'
 
 
 def code_answer(marker: Path) -> str:
@@ -25,9 +25,15 @@ def code_answer(marker: Path) -> str:
 
 
 def assert_sources_parse(project: Path) -> None:
-    """Answers rendered into code must not break it: every .py, .toml and .json still parses."""
+    """Answers rendered into code must not break it: every .py and .toml still parses, and no
+    string in the code holds half a character (as a JSON escape of an emoji would give)."""
     for path in project.rglob("*.py"):
-        ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                try:
+                    node.value.encode("utf-8")
+                except UnicodeEncodeError:
+                    pytest.fail(f"{path.relative_to(project)}:{node.lineno} breaks a character: {node.value!r}")
     for path in project.rglob("*.toml"):
         tomllib.loads(path.read_text(encoding="utf-8"))
 
