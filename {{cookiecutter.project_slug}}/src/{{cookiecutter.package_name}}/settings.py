@@ -11,8 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    # Quotes are escaped so that ruff format keeps the literal whatever the name.
-    app_name: str = {{ cookiecutter.project_name | tojson | replace('\\"', '\\u0022') }}  # noqa: E501
+    app_name: str = {{ cookiecutter.project_name | literal }}  # noqa: E501 (a long name is fine)
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = {{ cookiecutter.port }}
     pubsub_url: str = "memory://"
