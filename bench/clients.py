@@ -1,0 +1,394 @@
+"""The clients, run in their own process by run.py: `python clients.py KIND JSON` prints JSON.
+
+fanout: N subscribers and one publisher per target, all connected at once; the
+    targets are measured one after the other, round after round, so that every
+    target sees the same machine. The publisher keeps at most `window` messages
+    in flight (sent but not yet received by every subscriber), which stays below
+    the servers' send queues: nobody is closed for being slow, and deliveries
+    are counted where they arrive.
+sse: `streams` ticker streams on every target at once, held for `seconds`.
+churn: WebSocket and SSE connect/disconnect cycles against one target.
+
+Server CPU and RSS are read from /proc for the pids given, at the edges of each
+measured window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import resource
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from proc import usage
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.uri import parse_uri
+
+CONNECT_CONCURRENCY = 100
+STALL_SECONDS = 10.0
+
+
+def raise_fd_limit() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def own_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+async def gather_limited(factories: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def run(factory: Callable[[], Awaitable[Any]]) -> Any:
+        async with gate:
+            return await factory()
+
+    return await asyncio.gather(*(run(f) for f in factories))
+
+
+async def ws_connect(url: str) -> ClientConnection:
+    # No compression: the bench measures the framework, not zlib.
+    return await connect(url, compression=None, open_timeout=20, ping_interval=None, max_queue=None)
+
+
+# --- fan-out -------------------------------------------------------------------------------
+
+
+@dataclass
+class Room:
+    """One target: its subscribers, its publisher and the delivery bookkeeping."""
+
+    name: str
+    url: str
+    pids: list[int]
+    n: int
+    window: int
+    aux_pids: list[int] = field(default_factory=list)  # e.g. redis-server, reported apart
+    subscribers: list[Subscriber] = field(default_factory=list)
+    publisher: ClientConnection | None = None
+    ready: int = 0
+    received: int = 0
+    completed: int = 0  # messages received by all n subscribers (in order, per connection)
+    counts: list[int] = field(default_factory=list)
+    all_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    progress: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.counts = [0] * (2 * self.window)
+
+    async def connect(self) -> None:
+        self.subscribers = await gather_limited([lambda: Subscriber.open(self.url, self)] * self.n)
+        self.publisher = await ws_connect(self.url)
+        # Subscribing happens after the handshake: probe until every subscriber hears.
+        async with asyncio.timeout(30):
+            while not self.all_ready.is_set():
+                await self.publisher.send("w")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.all_ready.wait(), 0.1)
+
+    def heard(self) -> None:
+        """A subscriber got its first message: it is subscribed."""
+        self.ready += 1
+        if self.ready == self.n:
+            self.all_ready.set()
+
+    def count(self, data: bytes) -> None:
+        self.received += 1
+        i = int(data[:8]) % len(self.counts)
+        self.counts[i] += 1
+        if self.counts[i] == self.n:
+            self.counts[i] = 0
+            self.completed += 1
+            self.progress.set()
+
+    async def measure(self, seconds: float, size: int) -> dict[str, Any]:
+        assert self.publisher is not None
+        send, window = self.publisher.send, self.window
+        pad = "x" * max(0, size - 9)
+        # Whatever is in flight from the probes has drained: start from a clean count.
+        self.received = self.completed = 0
+        cpu0, _ = usage(self.pids)
+        aux0, _ = usage(self.aux_pids)
+        client0, t0 = own_cpu(), time.perf_counter()
+        deadline = t0 + seconds
+        sent = 0
+        while True:
+            now = time.perf_counter()
+            if now < deadline:
+                while sent - self.completed < window:
+                    await send(f"{sent:08d} {pad}")
+                    sent += 1
+            elif self.completed == sent:
+                break
+            self.progress.clear()
+            if sent - self.completed >= window or now >= deadline:
+                try:
+                    await asyncio.wait_for(self.progress.wait(), STALL_SECONDS)
+                except TimeoutError:
+                    dead = sum(subscriber.closed for subscriber in self.subscribers)
+                    raise RuntimeError(
+                        f"{self.name}: no delivery for {STALL_SECONDS} s "
+                        f"({dead} subscribers closed, {sent - self.completed} messages in flight)"
+                    ) from None
+        elapsed = time.perf_counter() - t0
+        cpu1, rss1 = usage(self.pids)
+        aux1, _ = usage(self.aux_pids)
+        client = own_cpu() - client0
+        return {
+            "target": self.name,
+            "messages": sent,
+            "deliveries": self.received,
+            "seconds": elapsed,
+            "server_cpu": cpu1 - cpu0,
+            "client_cpu": client,
+            "rss_kb": rss1,
+        } | ({"aux_cpu": aux1 - aux0} if self.aux_pids else {})
+
+    async def close(self) -> None:
+        for subscriber in self.subscribers:
+            subscriber.close()
+        if self.publisher is not None:
+            await self.publisher.close()
+
+
+class Subscriber(asyncio.Protocol):
+    """A receive-only WebSocket client on websockets' sans-I/O protocol.
+
+    The asyncio client wakes a task per message; with a thousand of them the
+    clients, not the server, would set the pace on a small machine.
+    """
+
+    def __init__(self, url: str, room: Room) -> None:
+        self.protocol = ClientProtocol(parse_uri(url))
+        self.room = room
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.heard = False
+        self.closed = False
+
+    @classmethod
+    async def open(cls, url: str, room: Room) -> Subscriber:
+        uri = parse_uri(url)
+        loop = asyncio.get_running_loop()
+        _, subscriber = await loop.create_connection(lambda: cls(url, room), uri.host, uri.port)
+        async with asyncio.timeout(20):
+            await subscriber.opened
+        return subscriber
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        self.protocol.send_request(self.protocol.connect())
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        self.protocol.receive_data(data)
+        for event in self.protocol.events_received():
+            if isinstance(event, Frame):
+                if event.opcode is Opcode.TEXT:
+                    if event.data[0] != 0x77:  # "w", a probe
+                        self.room.count(bytes(event.data))
+                    elif not self.heard:
+                        self.heard = True
+                        self.room.heard()
+            elif isinstance(event, Response) and not self.opened.done():
+                if self.protocol.handshake_exc is not None:
+                    self.opened.set_exception(self.protocol.handshake_exc)
+                else:
+                    self.opened.set_result(None)
+        self._flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self.opened.done():
+            self.opened.set_exception(exc or ConnectionError("closed during the handshake"))
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.protocol.send_close()
+            self._flush()
+            self.transport.close()
+
+    def _flush(self) -> None:
+        assert self.transport is not None
+        for data in self.protocol.data_to_send():
+            if data:
+                self.transport.write(data)
+
+
+async def fanout(config: dict[str, Any]) -> list[dict[str, Any]]:
+    rooms = [
+        Room(t["name"], t["url"], t["pids"], config["n"], config["window"], t.get("aux_pids", []))
+        for t in config["targets"]
+    ]
+    try:
+        for room in rooms:
+            await room.connect()
+        results = []
+        for round_ in range(config["repeat"]):
+            # Alternate who goes first, so that a drift in the machine's load hits both.
+            order = rooms if round_ % 2 == 0 else rooms[::-1]
+            for room in order:
+                result = await room.measure(config["seconds"], config["size"])
+                results.append(result | {"round": round_})
+        return results
+    finally:
+        for room in rooms:
+            await room.close()
+
+
+# --- SSE -----------------------------------------------------------------------------------
+
+
+class Stream:
+    """One raw HTTP/1.1 SSE stream that counts `event: tick` lines, nothing more."""
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.first = asyncio.Event()
+        self.writer: asyncio.StreamWriter | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def open(self, url: str) -> None:
+        parts = urlsplit(url)
+        reader, self.writer = await asyncio.open_connection(parts.hostname, parts.port)
+        self.writer.write(
+            f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            "Accept: text/event-stream\r\n\r\n".encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(f"{url}: {head.splitlines()[0].decode()}")
+        self.task = asyncio.create_task(self._count(reader))
+
+    async def _count(self, reader: asyncio.StreamReader) -> None:
+        tail = b""
+        while data := await reader.read(65536):
+            chunk = tail + data
+            found = chunk.count(b"event: tick")
+            if found:
+                self.events += found
+                self.first.set()
+            tail = chunk[-10:]
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+        if self.task is not None:
+            self.task.cancel()
+
+
+async def open_streams(url: str, n: int) -> list[Stream]:
+    streams = [Stream() for _ in range(n)]
+    await gather_limited([lambda s=s: s.open(url) for s in streams])  # type: ignore[misc]
+    async with asyncio.timeout(20):
+        for stream in streams:
+            await stream.first.wait()
+    return streams
+
+
+async def sse(config: dict[str, Any]) -> list[dict[str, Any]]:
+    targets, n = config["targets"], config["streams"]
+    for target in targets:  # imports and first-request caches are not per-stream memory
+        (warm,) = await open_streams(target["url"], 1)
+        await warm.close()
+    await asyncio.sleep(0.5)
+    before = {t["name"]: usage(t["pids"]) for t in targets}
+    opened = await asyncio.gather(*(open_streams(t["url"], n) for t in targets))
+    connected = {t["name"]: usage(t["pids"]) for t in targets}
+    events0 = [sum(s.events for s in streams) for streams in opened]
+    await asyncio.sleep(config["seconds"])
+    held = {t["name"]: usage(t["pids"]) for t in targets}
+    events1 = [sum(s.events for s in streams) for streams in opened]
+    for streams in opened:
+        await asyncio.gather(*(s.close() for s in streams))
+    await asyncio.sleep(1.0)
+    after = {t["name"]: usage(t["pids"]) for t in targets}
+    return [
+        {
+            "target": t["name"],
+            "streams": n,
+            "seconds": config["seconds"],
+            "events": events1[i] - events0[i],
+            "connect_cpu": connected[t["name"]][0] - before[t["name"]][0],
+            "hold_cpu": held[t["name"]][0] - connected[t["name"]][0],
+            "rss_before_kb": before[t["name"]][1],
+            "rss_held_kb": held[t["name"]][1],
+            "rss_closed_kb": after[t["name"]][1],
+        }
+        for i, t in enumerate(targets)
+    ]
+
+
+# --- churn ---------------------------------------------------------------------------------
+
+
+async def ws_cycle(url: str) -> None:
+    ws = await ws_connect(url)
+    await ws.send("w")
+    await ws.close()
+
+
+async def sse_cycle(url: str) -> None:
+    (stream,) = await open_streams(url, 1)
+    await stream.close()
+
+
+async def churn(config: dict[str, Any]) -> dict[str, Any]:
+    pids, cycles, warmup = config["pids"], config["cycles"], config["warmup"]
+    ws_url, sse_url = config["ws_url"], config["sse_url"]
+
+    async def cycle_all(count: int) -> None:
+        await gather_limited([lambda: ws_cycle(ws_url)] * count)
+        await gather_limited([lambda: sse_cycle(sse_url)] * count)
+        await asyncio.sleep(1.0)  # let the server finish closing what the clients closed
+
+    await cycle_all(warmup)
+    before = usage(pids)[1]
+    t0 = time.perf_counter()
+    await cycle_all(cycles)
+    middle = usage(pids)[1]
+    await cycle_all(cycles)
+    return {
+        "target": config["name"],
+        "cycles": cycles,
+        "seconds": time.perf_counter() - t0,
+        "rss_before_kb": before,
+        "rss_after_kb": middle,
+        "rss_after_2x_kb": usage(pids)[1],
+    }
+
+
+KINDS: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
+    "fanout": fanout,
+    "sse": sse,
+    "churn": churn,
+}
+
+
+def main() -> None:
+    kind, config = sys.argv[1], json.loads(sys.argv[2])
+    raise_fd_limit()
+    try:
+        import uvloop
+
+        run: Callable[..., Any] = uvloop.run
+    except ImportError:
+        run = asyncio.run
+    json.dump(run(KINDS[kind](config)), sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
