@@ -8,8 +8,9 @@ BIN := $(CURDIR)/$(VENV)/bin
 TOOLS := uv 'cookiecutter>=2.7,<3' 'pytest>=8' pytest-timeout pytest-xdist playwright ruff
 PYTEST_ARGS ?= -n 2
 DEMO := build/demo
+BENCH := build/bench
 
-.PHONY: help install test lint fmt demo clean
+.PHONY: help install test lint fmt demo bench clean
 
 help:  ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,6 +43,12 @@ demo: $(VENV)/.installed  ## Bake the defaults into build/demo and serve them (m
 	rm -rf $(DEMO)
 	$(BIN)/cookiecutter . --no-input --output-dir $(DEMO)
 	PATH="$(BIN):$$PATH" $(MAKE) -C $(DEMO)/realtime-app dev $(if $(PORT),PORT=$(PORT))
+
+bench: $(VENV)/.installed  ## Bake the defaults into build/bench and benchmark them against plain Starlette (~4 min)
+	rm -rf $(BENCH)
+	$(BIN)/cookiecutter . --no-input --output-dir $(BENCH)
+	PATH="$(BIN):$$PATH" $(MAKE) -C $(BENCH)/realtime-app install
+	$(BENCH)/realtime-app/.venv/bin/python bench/run.py $(BENCH_ARGS)
 
 clean:  ## Remove .venv, build/ and test output
 	rm -rf $(VENV) build test-output
