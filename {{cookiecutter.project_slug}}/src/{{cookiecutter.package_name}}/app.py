@@ -25,7 +25,7 @@ def create_hub(settings: Settings) -> Hub:
         allowed_origins=settings.allowed_origins,
         sse_ping_seconds=settings.sse_ping_seconds,
     )
-    return Hub(Bus(backend_from_url(settings.pubsub_url)), limits)
+    return Hub(Bus(backend_from_url(settings.pubsub_url, settings.pubsub_prefix)), limits)
 
 
 def create_app(settings: Settings | None = None, routes: Path = ROUTES) -> FastAPI:
