@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -119,9 +121,9 @@ def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
 
     yield start
     for server in servers:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait()
+        # SIGTERM first: a killed `--workers` parent would leave its workers behind.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.stop()
 
 
 @pytest.fixture
@@ -138,12 +140,55 @@ def redis_available(url: str = REDIS_URL) -> bool:
         return False
 
 
+def skip_without_redis(message: str) -> None:
+    if os.environ.get("REALTIME_REQUIRE_REDIS") == "1":
+        pytest.fail(f"{message}, and REALTIME_REQUIRE_REDIS=1")
+    pytest.skip(message)
+
+
 @pytest.fixture
 def redis_url() -> str:
     """The test Redis; skipped when absent unless REALTIME_REQUIRE_REDIS=1."""
     if not redis_available():
-        message = f"no Redis at {REDIS_URL}"
-        if os.environ.get("REALTIME_REQUIRE_REDIS") == "1":
-            pytest.fail(f"{message}, and REALTIME_REQUIRE_REDIS=1")
-        pytest.skip(message)
+        skip_without_redis(f"no Redis at {REDIS_URL}")
     return REDIS_URL
+
+
+@dataclass
+class RedisServer:
+    """A private redis-server on a free port, for tests that stop and restart it."""
+
+    port: int
+    folder: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        command = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port)]
+        options = ["--save", "", "--appendonly", "no", "--dir", str(self.folder)]
+        with (self.folder / "redis.log").open("ab") as out:
+            self.process = subprocess.Popen([*command, *options], stdout=out, stderr=out)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not redis_available(self.url):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start on {self.port}")
+            time.sleep(0.05)  # polling a port that is not open yet: there is no event to wait on
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own; skipped without one unless REALTIME_REQUIRE_REDIS=1."""
+    if shutil.which("redis-server") is None:
+        skip_without_redis("no redis-server on PATH")
+    server = RedisServer(free_port(), tmp_path)
+    server.start()
+    yield server
+    server.stop()
