@@ -36,7 +36,7 @@ PROBES = {
 @pytest.fixture
 def probes() -> Iterator[Path]:
     """Route files added to the app's own routes/, removed whatever happens."""
-    directory = ROUTES / "api"
+    directory = ROUTES
     try:
         yield directory
     finally:
@@ -55,7 +55,7 @@ def until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
 def answers(http: httpx.Client, expected: str | int) -> Callable[[], bool]:
     def check() -> bool:
         try:
-            response = http.get("/api/zz_probe")
+            response = http.get("/zz_probe")
         except httpx.TransportError:
             return False  # restarting
         if isinstance(expected, int):
@@ -75,8 +75,8 @@ def test_routes_are_added_changed_and_removed_live(
         until(answers(http, "v1"))
 
         with (
-            connect(server.ws_url + "/api/zz_probe_ws", open_timeout=5) as ws,
-            connect_sse(http, "GET", "/api/zz_probe_sse") as sse,
+            connect(server.ws_url + "/zz_probe_ws", open_timeout=5) as ws,
+            connect_sse(http, "GET", "/zz_probe_sse") as sse,
         ):
             events = sse.iter_sse()
             assert next(events).data == "open"

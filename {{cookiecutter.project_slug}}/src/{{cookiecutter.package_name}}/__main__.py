@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
@@ -47,8 +48,12 @@ def run_server(
         return 2
     # Fail before uvicorn does, with the file's name rather than a traceback.
     load_routes(ROUTES, f"{__package__}.routes")
+    # uvicorn configures its own loggers; ours (realtime's warnings included) share its handler.
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["loggers"][__package__] = {"handlers": ["default"], "level": settings.log_level.upper()}
     uvicorn.run(
         f"{__package__}.app:create_app",
+        log_config=log_config,
         factory=True,
         host=host or settings.host,
         port=port or settings.port,

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    app_name: str = {{ cookiecutter.project_name | literal }}  # noqa: E501 (a long name is fine)
+    app_name: str = {{ cookiecutter.project_name | literal }}
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = {{ cookiecutter.port }}
     pubsub_url: str = "memory://"
