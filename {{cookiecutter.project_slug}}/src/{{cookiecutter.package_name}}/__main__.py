@@ -50,7 +50,8 @@ def run_server(
     load_routes(ROUTES, f"{__package__}.routes")
     # uvicorn configures its own loggers; ours (realtime's warnings included) share its handler.
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    log_config["loggers"][__package__] = {"handlers": ["default"], "level": settings.log_level.upper()}
+    level = settings.log_level.upper()
+    log_config["loggers"][__package__] = {"handlers": ["default"], "level": level}
     uvicorn.run(
         f"{__package__}.app:create_app",
         log_config=log_config,
