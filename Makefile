@@ -8,6 +8,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 TOOLS := uv 'cookiecutter>=2.7,<3' 'pytest>=8' pytest-timeout pytest-xdist playwright ruff
 PYTEST_ARGS ?= -n 2
 DEMO := build/demo
+# The template's own Python: the hooks, the tests and any top-level module (Jinja extensions).
+LINTED := hooks tests $(wildcard *.py)
 BENCH := build/bench
 
 .PHONY: help install test lint fmt demo bench clean
@@ -31,13 +33,13 @@ install: $(VENV)/.installed  ## Create .venv with cookiecutter, pytest and uv
 test: $(VENV)/.installed  ## Bake every combination of options and run each baked project's checks
 	PATH="$(BIN):$$PATH" $(BIN)/pytest $(PYTEST_ARGS) tests
 
-lint: $(VENV)/.installed  ## Lint the hooks and the template's tests
-	$(BIN)/ruff check hooks tests
-	$(BIN)/ruff format --check hooks tests
+lint: $(VENV)/.installed  ## Lint the hooks, the template's tests and extensions
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
-fmt: $(VENV)/.installed  ## Format the hooks and the template's tests
-	$(BIN)/ruff check --fix hooks tests
-	$(BIN)/ruff format hooks tests
+fmt: $(VENV)/.installed  ## Format the hooks, the template's tests and extensions
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
 
 demo: $(VENV)/.installed  ## Bake the defaults into build/demo and serve them (make demo PORT=3000)
 	rm -rf $(DEMO)
