@@ -21,10 +21,10 @@ help:  ## Show this help
 $(VENV)/.installed: Makefile
 	@if command -v uv >/dev/null 2>&1; then \
 		test -x $(VENV)/bin/python || uv venv --python $(PYTHON) $(VENV); \
-		uv pip install --python $(VENV)/bin/python $(TOOLS); \
+		uv pip install --quiet --python $(VENV)/bin/python $(TOOLS); \
 	else \
 		test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV); \
-		$(VENV)/bin/python -m pip install --disable-pip-version-check $(TOOLS); \
+		$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(TOOLS); \
 	fi
 	@touch $@
 
