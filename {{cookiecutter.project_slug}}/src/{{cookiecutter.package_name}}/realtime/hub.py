@@ -70,6 +70,9 @@ def _on_shutdown_signal(callback: Callable[[], None]) -> Callable[[], None]:
 
     uvicorn would otherwise close WebSockets with 1012 and wait for SSE streams
     that never end; acting on the signal lets us say 1001 and end streams first.
+    The server hears of the signal one loop step after `callback` ran, once the
+    close frames it queued have gone out: told at once, uvicorn may start its own
+    shutdown on a tick in between, which a busy loop makes likely.
     """
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
@@ -78,10 +81,14 @@ def _on_shutdown_signal(callback: Callable[[], None]) -> Callable[[], None]:
     previous = {sig: signal.getsignal(sig) for sig in signals}
 
     def handle(sig: int, frame: FrameType | None) -> None:
-        loop.call_soon_threadsafe(callback)
         handler = previous[signal.Signals(sig)]
-        if callable(handler):
-            handler(sig, frame)
+
+        def then() -> None:
+            callback()
+            if callable(handler):
+                loop.call_soon(handler, sig, frame)
+
+        loop.call_soon_threadsafe(then)
 
     for sig in signals:
         signal.signal(sig, handle)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import logging
@@ -17,7 +18,7 @@ from starlette.websockets import WebSocket
 
 from .hub import Hub, hub_of
 from .limits import TokenBucket, origin_allowed
-from .peer import ABORT_KEY, Peer
+from .peer import ABORT_KEY, CLOSE_TIMEOUT, Peer
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -132,10 +133,14 @@ def define_websocket_handler(
 
 
 class AbortMiddleware:
-    """Lets a peer abort its connection when a close frame cannot get through.
+    """Makes sure that a WebSocket connection, once closed, goes away.
 
-    ASGI has no abort; uvicorn's `send` is a method of the connection's protocol,
-    which holds the transport. Elsewhere the key is simply absent.
+    A close frame cannot reach a client that stopped reading. A peer that cannot
+    send its close aborts the connection; and when uvicorn closes one itself (its
+    keep-alive drops a dead peer, say) without telling the app, the close waits for
+    the write buffer to drain, which never happens: `_ClosingTransport` aborts it
+    after `CLOSE_TIMEOUT`. ASGI has no abort; uvicorn's `send` is a method of the
+    connection's protocol, which holds the transport. Elsewhere nothing changes.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -143,10 +148,28 @@ class AbortMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            transport = getattr(getattr(send, "__self__", None), "transport", None)
+            protocol: Any = getattr(send, "__self__", None)
+            transport = getattr(protocol, "transport", None)
             if transport is not None:
                 scope[ABORT_KEY] = transport.abort
+                protocol.transport = _ClosingTransport(transport)
         await self.app(scope, receive, send)
+
+
+class _ClosingTransport:
+    """The connection's transport, but a close that cannot flush turns into an abort."""
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self._loop = asyncio.get_running_loop()
+
+    def close(self) -> None:
+        self._transport.close()
+        if self._transport.get_write_buffer_size():
+            self._loop.call_later(CLOSE_TIMEOUT, self._transport.abort)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def _refusal(websocket: WebSocket, hub: Hub) -> tuple[int, str] | None:
