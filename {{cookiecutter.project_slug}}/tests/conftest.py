@@ -23,6 +23,12 @@ from {{ cookiecutter.package_name }}.settings import Settings
 PACKAGE = "{{ cookiecutter.package_name }}"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 START_TIMEOUT = 20.0
+# `serve` with a fixture route tree (argv[1]) in place of the package's routes.
+SERVE_TREE = (
+    f"import functools, pathlib, sys; import {PACKAGE}.app as app; "
+    "app.create_app = functools.partial(app.create_app, routes=pathlib.Path(sys.argv.pop(1))); "
+    f"from {PACKAGE}.__main__ import main; sys.exit(main())"
+)
 
 
 def free_port() -> int:
@@ -97,14 +103,20 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> Non
 
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
-    """Start servers with extra environment and flags; all are stopped afterwards."""
+    """Start servers with extra environment and flags; all are stopped afterwards.
+
+    `routes=` serves a fixture route tree instead of the package's routes, with the CLI's settings.
+    """
     servers: list[Server] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, wait: bool = True) -> Server:
+    def start(
+        *args: str, env: dict[str, str] | None = None, wait: bool = True, routes: Path | None = None
+    ) -> Server:
         port = free_port()
         log = tmp_path / f"server-{port}.log"
         full_env = {**os.environ, "PUBSUB_URL": "memory://", **(env or {})}
-        command = [sys.executable, "-m", PACKAGE, "serve", "--host", "127.0.0.1"]
+        serve = ["-c", SERVE_TREE, str(routes)] if routes else ["-m", PACKAGE]
+        command = [sys.executable, *serve, "serve", "--host", "127.0.0.1"]
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [*command, "--port", str(port), *args],

@@ -1,0 +1,114 @@
+"""Graceful shutdown: on SIGTERM or SIGINT every peer gets 1001, every stream ends, quickly."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from {{ cookiecutter.package_name }}.realtime import Bus, Hub, Limits, backend_from_url
+
+from .conftest import Server, ServerFactory
+
+TREE = Path(__file__).parent / "route_trees" / "hardening"
+PEERS = STREAMS = 100
+pytestmark = pytest.mark.timeout(30)
+
+
+async def open_peer(server: Server) -> ClientConnection:
+    ws = await connect(server.ws_url + "/ws/room", proxy=None, open_timeout=10, max_queue=None)
+    assert str(await asyncio.wait_for(ws.recv(), 10)).startswith("ready")
+    return ws
+
+
+async def close_code(ws: ClientConnection) -> int | None:
+    with pytest.raises(ConnectionClosed):
+        while True:
+            await asyncio.wait_for(ws.recv(), 10)
+    return ws.close_code
+
+
+Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+async def open_stream(server: Server, path: str) -> Stream:
+    """An SSE request on a bare connection, read up to its first event."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    await asyncio.wait_for(reader.readuntil(b"data: ready"), 10)
+    return reader, writer
+
+
+async def stream_end(stream: Stream) -> bytes:
+    """What the stream sent after its first event, up to the end of the connection."""
+    reader, writer = stream
+    try:
+        return await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_shutdown_with_100_peers_and_100_streams(server_factory: ServerFactory, sig: int) -> None:
+    server = server_factory(routes=TREE, env={"SSE_PING_SECONDS": "60"})
+
+    async def check() -> float:
+        peers = await asyncio.gather(*(open_peer(server) for _ in range(PEERS)))
+        paths = ["/feed", "/wait"] * (STREAMS // 2)  # push-style and generator streams
+        streams = await asyncio.gather(*(open_stream(server, path) for path in paths))
+
+        start = time.monotonic()
+        server.process.send_signal(sig)
+        codes = await asyncio.gather(*(close_code(ws) for ws in peers))
+        ends = await asyncio.gather(*(stream_end(reader) for reader in streams))
+        exit_code = await asyncio.to_thread(server.process.wait, 10)
+        elapsed = time.monotonic() - start
+
+        assert codes == [1001] * PEERS, codes
+        # Each response ended properly: chunked encoding's last chunk, not a cut.
+        assert all(end.endswith(b"0\r\n\r\n") for end in ends), ends
+        assert exit_code in (0, -sig)  # uvicorn re-raises SIGTERM once it is done
+        return elapsed
+
+    elapsed = asyncio.run(check())
+    assert elapsed < 5
+    log = server.output()
+    assert len(re.findall(r"close hook \w+ 1001", log)) == PEERS, log
+    assert log.count("stream closed") == STREAMS, log
+    assert "Application shutdown complete" in log
+
+
+def test_the_server_hears_of_the_signal_after_the_closes_went_out() -> None:
+    """uvicorn starts its own shutdown, closing every WebSocket with 1012, on its first tick
+    after it hears of the signal: by then the hub's 1001 closes must have gone out."""
+    events: list[str] = []
+    sending: list[asyncio.Task[None]] = []
+
+    class Connection:
+        def shut_down(self) -> None:  # as Peer.terminate: the close goes out from a task
+            sending.append(asyncio.get_running_loop().create_task(self.send_close()))
+
+        async def send_close(self) -> None:
+            events.append("close 1001 sent")
+
+    async def check() -> None:
+        hub = Hub(Bus(backend_from_url("memory://")), Limits())
+        async with hub.running():
+            hub.open.add(Connection())
+            signal.raise_signal(signal.SIGTERM)
+            for _ in range(3):
+                await asyncio.sleep(0)
+            hub.open.clear()
+
+    server = signal.signal(signal.SIGTERM, lambda *_: events.append("server told"))
+    try:
+        asyncio.run(check())
+    finally:
+        signal.signal(signal.SIGTERM, server)
+    assert events == ["close 1001 sent", "server told"]
