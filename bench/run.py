@@ -300,8 +300,8 @@ def print_fanout(title: str, runs: list[dict[str, Any]], names: tuple[str, str])
     for name in names:
         per_round = [r for r in runs if r["target"] == name]
         rates = ", ".join(f"{rate(r) / 1000:.0f}k" for r in per_round)
-        aux = [1e6 * r["aux_cpu"] / r["deliveries"] for r in per_round if "aux_cpu" in r]
-        extra = f"; redis-server CPU us/delivery {statistics.median(aux):.2f}" if aux else ""
+        aux = [r["aux_cpu"] / r["seconds"] for r in per_round if "aux_cpu" in r]
+        extra = f"; redis-server CPU-s per s {statistics.median(aux):.3f}" if aux else ""
         print(f"  {name}: deliveries/s by round {rates}{extra}")
 
 
