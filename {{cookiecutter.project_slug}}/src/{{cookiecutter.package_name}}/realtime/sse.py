@@ -1,14 +1,14 @@
 """Server-Sent Events: async generators and h3-style push streams, on sse-starlette.
 
-Every response goes through an `EventStream`: one bounded queue read by
-sse-starlette, so a stream can be ended from outside (`close()`, server
-shutdown) even while its generator sleeps, and pub/sub frames can join it.
+A generator's events are relayed as it yields them, with no queue between; a
+push stream is a bounded queue that `push`, pub/sub frames and `close` feed.
+Either can be ended from outside (server shutdown) even while it waits: see
+`GeneratorStream.shut_down`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
@@ -50,13 +50,10 @@ def to_event(item: Item) -> ServerSentEvent:
 class EventStream:
     """A push-style stream, as h3's `createEventStream`."""
 
-    def __init__(
-        self, request: Request, hub: Hub, source: AsyncIterator[Item] | None = None
-    ) -> None:
+    def __init__(self, request: Request, hub: Hub) -> None:
         self.request = request
         self.closed = False
         self._hub = hub
-        self._source = source
         self._queue: asyncio.Queue[ServerSentEvent | None] = asyncio.Queue(hub.limits.send_queue)
         self._callbacks: list[Callable[[], Awaitable[None] | None]] = []
         self._topics: set[str] = set()
@@ -96,11 +93,7 @@ class EventStream:
 
     def send(self) -> EventSourceResponse:
         """The response to return from the route."""
-        return EventSourceResponse(
-            self._events(),
-            ping=self._hub.limits.sse_ping_seconds,
-            headers={"Cache-Control": "no-cache"},
-        )
+        return _response(self._events(), self._hub)
 
     def _end(self, drop_backlog: bool) -> None:
         if self.closed:
@@ -122,7 +115,6 @@ class EventStream:
 
     async def _events(self) -> AsyncIterator[ServerSentEvent]:
         self._hub.open.add(self)
-        pump = asyncio.create_task(self._pump()) if self._source is not None else None
         try:
             if self._hub.stopping:
                 self.shut_down()
@@ -132,26 +124,7 @@ class EventStream:
             self._hub.open.discard(self)
             self.shut_down()
             with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
-                if pump is not None:
-                    pump.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await pump
                 await self._clean_up()
-
-    async def _pump(self) -> None:
-        assert self._source is not None
-        try:
-            async for item in self._source:
-                if self.closed:
-                    break
-                await self._queue.put(to_event(item))
-        except Exception:
-            logger.exception("SSE generator failed: %s", self.request.url.path)
-        finally:
-            aclose = getattr(self._source, "aclose", None)
-            if aclose is not None:
-                await aclose()
-            self._end(drop_backlog=False)
 
     async def _clean_up(self) -> None:
         for topic in list(self._topics):
@@ -169,6 +142,63 @@ def create_event_stream(request: Request) -> EventStream:
     return EventStream(request, hub_of(request))
 
 
+class GeneratorStream:
+    """Relays an async generator's events, and ends it on server shutdown.
+
+    The generator usually waits (a ticker sleeps) inside `anext`. Shutdown then
+    cancels that wait alone, in the response's own task, and the stream ends
+    cleanly; a cancellation from anywhere else (the client left) goes on as usual.
+    """
+
+    def __init__(self, request: Request, hub: Hub, items: AsyncIterator[Item]) -> None:
+        self.request = request
+        self.closed = False
+        self._hub = hub
+        self._items = items
+        self._waiting: asyncio.Task[Any] | None = None
+        self._interrupted = False
+
+    def shut_down(self) -> None:
+        self.closed = True
+        if self._waiting is not None and not self._interrupted:
+            self._interrupted = True
+            self._waiting.cancel()
+
+    async def events(self) -> AsyncIterator[ServerSentEvent]:
+        task = asyncio.current_task()
+        self._hub.open.add(self)
+        try:
+            while not self.closed and not self._hub.stopping:
+                self._waiting = task
+                try:
+                    event = to_event(await anext(self._items))
+                except StopAsyncIteration:
+                    return
+                except asyncio.CancelledError:
+                    if self._interrupted and task is not None and task.uncancel() == 0:
+                        return  # cancelled by shut_down alone
+                    raise
+                except Exception:
+                    logger.exception("SSE generator failed: %s", self.request.url.path)
+                    return
+                finally:
+                    self._waiting = None
+                yield event
+        finally:
+            self._hub.open.discard(self)
+            self.closed = True
+            with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
+                aclose = getattr(self._items, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+
+
 def stream_response(request: Request, items: AsyncIterator[Item]) -> EventSourceResponse:
     """Serve an async generator of events."""
-    return EventStream(request, hub_of(request), source=items).send()
+    return _response(GeneratorStream(request, hub_of(request), items).events(), hub_of(request))
+
+
+def _response(events: AsyncIterator[ServerSentEvent], hub: Hub) -> EventSourceResponse:
+    return EventSourceResponse(
+        events, ping=hub.limits.sse_ping_seconds, headers={"Cache-Control": "no-cache"}
+    )
