@@ -63,3 +63,26 @@ class Bus:
         for subscriber in self._topics.get(topic, ()):
             if subscriber is not sender:
                 subscriber.deliver(frame)
+
+
+class Subscriptions:
+    """The topics one subscriber follows, kept in step with the bus."""
+
+    def __init__(self, bus: Bus, subscriber: Subscriber) -> None:
+        self.topics: set[str] = set()
+        self._bus = bus
+        self._subscriber = subscriber
+
+    async def add(self, topic: str) -> None:
+        if topic not in self.topics:
+            self.topics.add(topic)
+            await self._bus.subscribe(topic, self._subscriber)
+
+    async def remove(self, topic: str) -> None:
+        if topic in self.topics:
+            self.topics.remove(topic)
+            await self._bus.unsubscribe(topic, self._subscriber)
+
+    async def clear(self) -> None:
+        for topic in list(self.topics):
+            await self.remove(topic)

@@ -11,6 +11,7 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .bus import Subscriptions
 from .frames import Frame, to_frame
 from .hub import Hub
 
@@ -36,7 +37,7 @@ class Peer:
         self.closing = False
         self._websocket = websocket
         self._hub = hub
-        self._topics: set[str] = set()
+        self._subscriptions = Subscriptions(hub.bus, self)
         self._queue: asyncio.Queue[Frame] = asyncio.Queue(hub.limits.send_queue)
         self._writer = asyncio.create_task(self._write())
         self._abort: Callable[[], None] | None = websocket.scope.get(ABORT_KEY)
@@ -49,7 +50,7 @@ class Peer:
 
     @property
     def topics(self) -> frozenset[str]:
-        return frozenset(self._topics)
+        return frozenset(self._subscriptions.topics)
 
     async def send(self, data: Any) -> None:
         self.deliver(to_frame(data))
@@ -59,14 +60,11 @@ class Peer:
         await self._hub.bus.publish(topic, data, sender=self)
 
     async def subscribe(self, topic: str) -> None:
-        if not self.closing and topic not in self._topics:
-            self._topics.add(topic)
-            await self._hub.bus.subscribe(topic, self)
+        if not self.closing:
+            await self._subscriptions.add(topic)
 
     async def unsubscribe(self, topic: str) -> None:
-        if topic in self._topics:
-            self._topics.remove(topic)
-            await self._hub.bus.unsubscribe(topic, self)
+        await self._subscriptions.remove(topic)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close after what is already queued has been sent."""
@@ -99,8 +97,7 @@ class Peer:
         """Release everything the peer holds once its connection is over."""
         self.closing = True
         self._writer.cancel()
-        for topic in list(self._topics):
-            await self.unsubscribe(topic)
+        await self._subscriptions.clear()
 
     async def _write(self) -> None:
         send = self._websocket.send

@@ -17,6 +17,7 @@ import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 
+from .bus import Subscriptions
 from .frames import Frame, as_text, encode, frame_text
 from .hub import Hub, hub_of
 
@@ -56,7 +57,7 @@ class EventStream:
         self._hub = hub
         self._queue: asyncio.Queue[ServerSentEvent | None] = asyncio.Queue(hub.limits.send_queue)
         self._callbacks: list[Callable[[], Awaitable[None] | None]] = []
-        self._topics: set[str] = set()
+        self._subscriptions = Subscriptions(hub.bus, self)
 
     @property
     def last_event_id(self) -> str | None:
@@ -71,14 +72,11 @@ class EventStream:
 
     async def subscribe(self, topic: str) -> None:
         """Follow a pub/sub topic: each message published on it becomes an event."""
-        if not self.closed and topic not in self._topics:
-            self._topics.add(topic)
-            await self._hub.bus.subscribe(topic, self)
+        if not self.closed:
+            await self._subscriptions.add(topic)
 
     async def unsubscribe(self, topic: str) -> None:
-        if topic in self._topics:
-            self._topics.remove(topic)
-            await self._hub.bus.unsubscribe(topic, self)
+        await self._subscriptions.remove(topic)
 
     def on_closed(self, callback: Callable[[], Awaitable[None] | None]) -> None:
         """Run `callback` once when the stream ends, whoever ends it."""
@@ -127,8 +125,7 @@ class EventStream:
                 await self._clean_up()
 
     async def _clean_up(self) -> None:
-        for topic in list(self._topics):
-            await self.unsubscribe(topic)
+        await self._subscriptions.clear()
         for callback in self._callbacks:
             try:
                 result = callback()
