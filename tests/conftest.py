@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import itertools
 import os
 import re
@@ -19,22 +20,20 @@ TEMPLATE = Path(__file__).resolve().parent.parent
 TEMPLATE_PROJECT = TEMPLATE / "{{cookiecutter.project_slug}}"
 LEFTOVER_JINJA = re.compile(r"\{\{-?\s*cookiecutter\.|\{%")
 
+
+def _hook_owned() -> dict[str, tuple[str, ...]]:
+    """The post-gen hook's one list of which paths each option owns, read from its source."""
+    tree = ast.parse((TEMPLATE / "hooks" / "post_gen_project.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == "OWNED":
+            assert node.value is not None
+            owned: dict[str, tuple[str, ...]] = ast.literal_eval(node.value)
+            return owned
+    raise LookupError("hooks/post_gen_project.py defines no OWNED")
+
+
 # Each option and the paths it owns in a baked project (the contract the post-gen hook keeps).
-OWNED: dict[str, tuple[str, ...]] = {
-    "include_examples": (
-        "src/{package}/routes/api/ws/chat.py",
-        "src/{package}/routes/api/sse.py",
-        "src/{package}/routes/api/chat",
-        "tests/test_chat.py",
-        "tests/test_ticker.py",
-        "tests/test_feed.py",
-        "tests/test_chat_properties.py",
-    ),
-    "include_demo_page": (
-        "src/{package}/static",
-        "tests/test_demo_page.py",
-    ),
-}
+OWNED = _hook_owned()
 # Of those, the ones the contract says every project with the option has.
 REQUIRED: frozenset[str] = frozenset(
     {"src/{package}/routes/api/ws/chat.py", "src/{package}/routes/api/sse.py", "src/{package}/static"}
