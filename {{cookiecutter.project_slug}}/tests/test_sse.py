@@ -88,3 +88,9 @@ def test_keep_alive_comments(sse_client: TestClient) -> None:
 
 def test_validation_errors_are_422(sse_client: TestClient) -> None:
     assert sse_client.get("/push?count=many").status_code == 422
+
+
+def test_a_stream_never_sent_leaves_no_subscription(sse_client: TestClient) -> None:
+    assert sse_client.get("/abandoned").status_code == 409
+    hub = sse_client.app.state.hub  # type: ignore[attr-defined]
+    assert hub.bus.subscribers("news") == 0

@@ -58,6 +58,8 @@ class EventStream:
         self._queue: asyncio.Queue[ServerSentEvent | None] = asyncio.Queue(hub.limits.send_queue)
         self._callbacks: list[Callable[[], Awaitable[None] | None]] = []
         self._subscriptions = Subscriptions(hub.bus, self)
+        self._topics: set[str] = set()  # followed once the response streams
+        self._streaming = False
 
     @property
     def last_event_id(self) -> str | None:
@@ -71,11 +73,13 @@ class EventStream:
         self._put(ServerSentEvent(data=frame_text(frame)))
 
     async def subscribe(self, topic: str) -> None:
-        """Follow a pub/sub topic: each message published on it becomes an event."""
-        if not self.closed:
+        """Follow a pub/sub topic while the response streams: each message becomes an event."""
+        self._topics.add(topic)
+        if self._streaming and not self.closed:
             await self._subscriptions.add(topic)
 
     async def unsubscribe(self, topic: str) -> None:
+        self._topics.discard(topic)
         await self._subscriptions.remove(topic)
 
     def on_closed(self, callback: Callable[[], Awaitable[None] | None]) -> None:
@@ -113,9 +117,14 @@ class EventStream:
 
     async def _events(self) -> AsyncIterator[ServerSentEvent]:
         self._hub.open.add(self)
+        self._streaming = True
         try:
             if self._hub.stopping:
                 self.shut_down()
+            # Subscribed only now: a response that is never sent leaves no subscription behind.
+            for topic in list(self._topics):
+                if not self.closed:
+                    await self._subscriptions.add(topic)
             while (event := await self._queue.get()) is not None:
                 yield event
         finally:
