@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,9 +10,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
+from starlette.types import Message
 
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.realtime import Hub
+from {{ cookiecutter.package_name }}.realtime import Bus, Hub, Limits, Peer
+from {{ cookiecutter.package_name }}.realtime.backends import MemoryBackend
 
 from .conftest import make_settings
 
@@ -131,3 +134,57 @@ def test_closing_unsubscribes_and_forgets_the_peer(ws_client: TestClient) -> Non
     assert hub(ws_client).bus.subscribers("room") == 0
     assert not hub(ws_client).open
     assert hub(ws_client).connections == 0
+
+
+@pytest.mark.parametrize("query", ["", "?kind=list"])
+def test_a_failing_upgrade_hook_refuses_with_500(
+    ws_client: TestClient, query: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        pytest.raises(WebSocketDenialResponse) as refused,
+        ws_client.websocket_connect("/bad_upgrade" + query),
+    ):
+        pass
+    assert refused.value.status_code == 500
+    assert "upgrade hook failed" in caplog.text
+
+
+def test_a_peer_admitted_as_the_server_stops_gets_1001(ws_client: TestClient) -> None:
+    with ws_client.websocket_connect("/late") as ws:
+        assert ws.receive() == {
+            "type": "websocket.close",
+            "code": 1001,
+            "reason": "server shutting down",
+        }
+
+
+class StalledSocket:
+    """Stands in for a WebSocket whose client stopped reading: data frames never go."""
+
+    def __init__(self) -> None:
+        self.scope: dict[str, object] = {}
+        self.path_params: dict[str, str] = {}
+        self.closed = asyncio.Event()
+        self.sent: list[Message] = []
+
+    async def send(self, frame: Message) -> None:
+        if frame["type"] == "websocket.send":
+            await asyncio.Event().wait()
+        self.sent.append(frame)
+        self.closed.set()
+
+
+def test_close_keeps_its_code_when_the_queue_is_full() -> None:
+    async def scenario() -> list[Message]:
+        peer = Peer(socket := StalledSocket(), Hub(Bus(MemoryBackend()), Limits(send_queue=1)), {})  # type: ignore[arg-type]
+        await peer.send("taken by the writer, which stalls")
+        await asyncio.sleep(0)  # let the writer take it
+        await peer.send("fills the queue")
+        await peer.close(4000, "kicked")
+        async with asyncio.timeout(5):
+            await socket.closed.wait()
+        await peer.finish()
+        return socket.sent
+
+    sent = asyncio.run(scenario())
+    assert sent == [{"type": "websocket.close", "code": 4000, "reason": "kicked"}]

@@ -74,7 +74,7 @@ class Peer:
         try:
             self._queue.put_nowait(_close_frame(code, reason))
         except asyncio.QueueFull:
-            self.terminate(1013, "send queue full")
+            self.terminate(code, reason)
 
     def deliver(self, frame: Frame) -> None:
         if self.closing:

@@ -73,8 +73,15 @@ class WebSocketHandler:
         try:
             try:
                 context = await _maybe_await(self.upgrade(websocket)) if self.upgrade else None
+                if not isinstance(context, Mapping | None):
+                    raise TypeError(f"upgrade returned {type(context).__name__}, not a dict")
             except HTTPException as exc:
                 await _deny(websocket, exc.status_code, exc.detail, exc.headers)
+                return
+            except Exception:
+                # No peer exists yet for the error hook: log, and refuse the handshake.
+                logger.exception("upgrade hook failed for %s", websocket.url.path)
+                await _deny(websocket, 500, "upgrade failed")
                 return
             await websocket.accept()
             await self._session(Peer(websocket, hub, dict(context or {})), websocket, hub)
@@ -83,6 +90,8 @@ class WebSocketHandler:
 
     async def _session(self, peer: Peer, websocket: WebSocket, hub: Hub) -> None:
         hub.open.add(peer)
+        if hub.stopping:  # the signal came while the handshake was under way
+            peer.shut_down()
         limits = hub.limits
         bucket = TokenBucket(limits.rate_limit)
         code, reason = 1005, ""
