@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
+from . import app
 from .app import ROUTES
 from .realtime import RouteError, load_routes
 from .realtime.routing import format_table
@@ -46,16 +48,21 @@ def run_server(
             file=sys.stderr,
         )
         return 2
-    # Fail before uvicorn does, with the file's name rather than a traceback.
-    load_routes(ROUTES, f"{__package__}.routes")
+    target: str | FastAPI
+    if workers == 1 and not reload:
+        target = app.create_app(settings)  # route files run once, in this process
+    else:
+        # Fail before uvicorn's processes do, with the file's name rather than a traceback.
+        load_routes(ROUTES, f"{__package__}.routes")
+        target = f"{__package__}.app:create_app"
     # uvicorn configures its own loggers; ours (realtime's warnings included) share its handler.
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     level = settings.log_level.upper()
     log_config["loggers"][__package__] = {"handlers": ["default"], "level": level}
     uvicorn.run(
-        f"{__package__}.app:create_app",
+        target,
         log_config=log_config,
-        factory=True,
+        factory=isinstance(target, str),
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
