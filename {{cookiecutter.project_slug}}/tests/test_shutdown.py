@@ -67,8 +67,11 @@ def test_shutdown_with_100_peers_and_100_streams(server_factory: ServerFactory, 
         server.process.send_signal(sig)
         codes = await asyncio.gather(*(close_code(ws) for ws in peers))
         ends = await asyncio.gather(*(stream_end(reader) for reader in streams))
+        streams_ended = time.monotonic() - start
         exit_code = await asyncio.to_thread(server.process.wait, 10)
         elapsed = time.monotonic() - start
+
+        assert streams_ended < 2  # open streams end within 2 s of the signal
 
         assert codes == [1001] * PEERS, codes
         # Each response ended properly: chunked encoding's last chunk, not a cut.
