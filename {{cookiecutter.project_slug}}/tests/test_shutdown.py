@@ -87,6 +87,25 @@ def test_shutdown_with_100_peers_and_100_streams(server_factory: ServerFactory, 
     assert "Application shutdown complete" in log
 
 
+def test_hand_written_sse_responses_end_too(server_factory: ServerFactory) -> None:
+    """sse-starlette ends its own responses once it sees the server stopping.
+
+    It hooks uvicorn's exit handler when imported, before the CLI starts the
+    server; were that lost, the stream would hold the server for its graceful
+    timeout (3 s).
+    """
+    server = server_factory(routes=TREE)
+
+    async def check() -> float:
+        stream = await open_stream(server, "/plain")
+        start = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        await stream_end(stream)
+        return time.monotonic() - start
+
+    assert asyncio.run(check()) < 2
+
+
 def test_the_server_hears_of_the_signal_after_the_closes_went_out() -> None:
     """uvicorn starts its own shutdown, closing every WebSocket with 1012, on its first tick
     after it hears of the signal: by then the hub's 1001 closes must have gone out."""
