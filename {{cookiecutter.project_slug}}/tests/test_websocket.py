@@ -176,7 +176,8 @@ class StalledSocket:
 
 def test_close_keeps_its_code_when_the_queue_is_full() -> None:
     async def scenario() -> list[Message]:
-        peer = Peer(socket := StalledSocket(), Hub(Bus(MemoryBackend()), Limits(send_queue=1)), {})  # type: ignore[arg-type]
+        hub = Hub(Bus(MemoryBackend()), Limits(ws_send_queue=1))
+        peer = Peer(socket := StalledSocket(), hub, {})  # type: ignore[arg-type]
         await peer.send("taken by the writer, which stalls")
         await asyncio.sleep(0)  # let the writer take it
         await peer.send("fills the queue")

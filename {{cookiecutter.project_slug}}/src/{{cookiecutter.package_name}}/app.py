@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from .realtime import AbortMiddleware, Bus, Hub, Limits, backend_from_url, load_routes, mount
+from .realtime import AbortMiddleware, Bus, Hub, backend_from_url, load_routes, mount
 from .settings import Settings
 
 HERE = Path(__file__).parent
@@ -17,15 +17,8 @@ STATIC = HERE / "static"
 
 
 def create_hub(settings: Settings) -> Hub:
-    limits = Limits(
-        max_message_bytes=settings.ws_max_message_bytes,
-        send_queue=settings.ws_send_queue,
-        rate_limit=settings.ws_rate_limit,
-        max_connections=settings.max_connections,
-        allowed_origins=settings.allowed_origins,
-        sse_ping_seconds=settings.sse_ping_seconds,
-    )
-    return Hub(Bus(backend_from_url(settings.pubsub_url, settings.pubsub_prefix)), limits)
+    backend = backend_from_url(settings.pubsub_url, settings.pubsub_prefix)
+    return Hub(Bus(backend), settings.limits())
 
 
 def create_app(settings: Settings | None = None, routes: Path = ROUTES) -> FastAPI:

@@ -7,6 +7,12 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .realtime.backends import SCHEMES, describe_schemes
+from .realtime.limits import Limits
+
+# Every limit's default lives in `Limits`, under its environment variable's name.
+DEFAULT = Limits()
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -17,13 +23,16 @@ class Settings(BaseSettings):
     pubsub_url: str = "memory://"
     # Starts every Redis channel name, so that apps sharing one Redis keep apart.
     pubsub_prefix: str = "{{ cookiecutter.package_name }}:"
-    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
-    ws_max_message_bytes: Annotated[int, Field(gt=0)] = 64 * 1024
-    ws_send_queue: Annotated[int, Field(gt=0)] = 256
-    ws_rate_limit: Annotated[float, Field(gt=0)] = 50
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = DEFAULT.allowed_origins
+    ws_max_message_bytes: Annotated[int, Field(gt=0)] = DEFAULT.ws_max_message_bytes
+    ws_send_queue: Annotated[int, Field(gt=0)] = DEFAULT.ws_send_queue
+    ws_rate_limit: Annotated[float, Field(gt=0)] = DEFAULT.ws_rate_limit
     ws_ping_seconds: Annotated[float, Field(gt=0)] = 20
-    max_connections: Annotated[int, Field(gt=0)] = 10_000
-    sse_ping_seconds: Annotated[float, Field(gt=0)] = 15
+    max_connections: Annotated[int, Field(gt=0)] = DEFAULT.max_connections
+    sse_ping_seconds: Annotated[float, Field(gt=0)] = DEFAULT.sse_ping_seconds
+    history_size: Annotated[int, Field(ge=0)] = DEFAULT.history_size
+    history_ttl: Annotated[float, Field(gt=0)] = DEFAULT.history_ttl
+    presence_ttl: Annotated[float, Field(gt=0, le=30)] = DEFAULT.presence_ttl
     log_level: str = "info"
 
     @field_validator("allowed_origins", mode="before")
@@ -37,9 +46,12 @@ class Settings(BaseSettings):
     @field_validator("pubsub_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
-        if value.partition("://")[0] not in ("memory", "redis", "rediss"):
-            raise ValueError("use memory:// or redis://host:port/db (rediss:// for TLS)")
+        if value.partition("://")[0] not in SCHEMES:
+            raise ValueError(describe_schemes())
         return value
+
+    def limits(self) -> Limits:
+        return Limits(**{name: getattr(self, name) for name in Limits.__dataclass_fields__})
 
     @property
     def single_process_pubsub(self) -> bool:

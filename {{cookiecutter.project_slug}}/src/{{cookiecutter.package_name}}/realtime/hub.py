@@ -58,11 +58,16 @@ def hub_of(connection: HTTPConnection) -> Hub:
     return hub
 
 
-async def publish(topic: str, data: Any) -> None:
-    """Publish from server code (an HTTP route, a background task) to every subscriber."""
+def current_hub() -> Hub:
+    """The hub of the app serving this code, for the server-side functions below."""
     if _current is None:
         raise RuntimeError("publish() needs a running app (inside its lifespan)")
-    await _current.bus.publish(topic, data)
+    return _current
+
+
+async def publish(topic: str, data: Any) -> None:
+    """Publish from server code (an HTTP route, a background task) to every subscriber."""
+    await current_hub().bus.publish(topic, data)
 
 
 def _on_shutdown_signal(callback: Callable[[], None]) -> Callable[[], None]:

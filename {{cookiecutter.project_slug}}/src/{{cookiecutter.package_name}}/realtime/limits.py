@@ -8,14 +8,19 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Limits:
-    max_message_bytes: int = 64 * 1024
-    send_queue: int = 256
-    rate_limit: float = 50.0
+    """Each limit's one default, named as its environment variable (`WS_RATE_LIMIT`)."""
+
+    ws_max_message_bytes: int = 64 * 1024
+    ws_send_queue: int = 256
+    ws_rate_limit: float = 50.0
     max_connections: int = 10_000
     allowed_origins: tuple[str, ...] = ()
     sse_ping_seconds: float = 15.0
+    history_size: int = 100  # messages kept per topic; 0 keeps none
+    history_ttl: float = 300.0  # seconds a kept message lives
+    presence_ttl: float = 30.0  # seconds before a silent process drops out of presence
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str]) -> bool:

@@ -38,7 +38,7 @@ class Peer:
         self._websocket = websocket
         self._hub = hub
         self._subscriptions = Subscriptions(hub.bus, self)
-        self._queue: asyncio.Queue[Frame] = asyncio.Queue(hub.limits.send_queue)
+        self._queue: asyncio.Queue[Frame] = asyncio.Queue(hub.limits.ws_send_queue)
         self._writer = asyncio.create_task(self._write())
         self._abort: Callable[[], None] | None = websocket.scope.get(ABORT_KEY)
 

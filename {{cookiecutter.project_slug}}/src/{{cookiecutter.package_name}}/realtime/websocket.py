@@ -93,7 +93,7 @@ class WebSocketHandler:
         if hub.stopping:  # the signal came while the handshake was under way
             peer.shut_down()
         limits = hub.limits
-        bucket = TokenBucket(limits.rate_limit)
+        bucket = TokenBucket(limits.ws_rate_limit)
         code, reason = 1005, ""
         try:
             await self._run(self.open, peer)
@@ -106,7 +106,7 @@ class WebSocketHandler:
                 data: str | bytes = text if text is not None else event["bytes"]
                 if peer.closing:
                     continue
-                if _size(data, limits.max_message_bytes) > limits.max_message_bytes:
+                if _size(data, limits.ws_max_message_bytes) > limits.ws_max_message_bytes:
                     peer.terminate(1009, "message too big")
                 elif not bucket.take():
                     peer.terminate(1008, "rate limit exceeded")
