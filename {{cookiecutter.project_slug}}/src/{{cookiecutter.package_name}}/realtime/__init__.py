@@ -2,15 +2,22 @@
 
 from .backends import backend_from_url
 from .bus import Bus
-from .hub import Hub, publish
+from .hub import Hub, peers, publish
 from .limits import Limits
 from .peer import Peer
 from .routing import Route, RouteError, load_routes, mount
 from .sse import EventStream, create_event_stream
-from .websocket import AbortMiddleware, Message, WebSocketHandler, define_websocket_handler
+from .websocket import (
+    AbortMiddleware,
+    Accept,
+    Message,
+    WebSocketHandler,
+    define_websocket_handler,
+)
 
 __all__ = [
     "AbortMiddleware",
+    "Accept",
     "Bus",
     "EventStream",
     "Hub",
@@ -25,5 +32,6 @@ __all__ = [
     "define_websocket_handler",
     "load_routes",
     "mount",
+    "peers",
     "publish",
 ]
