@@ -6,7 +6,7 @@ from .hub import Hub, peers, publish
 from .limits import Limits
 from .peer import Peer
 from .routing import Route, RouteError, load_routes, mount
-from .sse import EventStream, create_event_stream
+from .sse import EventStream, SSEEvent, create_event_stream
 from .websocket import (
     AbortMiddleware,
     Accept,
@@ -26,6 +26,7 @@ __all__ = [
     "Peer",
     "Route",
     "RouteError",
+    "SSEEvent",
     "WebSocketHandler",
     "backend_from_url",
     "create_event_stream",
