@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -200,6 +201,21 @@ def test_every_reference_resolves(tree_document: dict[str, Any]) -> None:
 def test_a_catch_all_route_does_not_shadow_the_document(tree_client: TestClient) -> None:
     assert tree_client.get("/anything/else").json() == {"caught": "anything/else"}
     assert tree_client.get("/asyncapi.json").json()["asyncapi"] == "3.0.0"
+
+
+def test_the_page_shows_each_operation_and_schema_and_loads_nothing(
+    tree_client: TestClient,
+) -> None:
+    response = tree_client.get("/asyncapi")
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "<code>/rooms/{room}</code>" in page
+    assert 'Clients send <a href="#Say">Say</a>' in page
+    assert 'The server sends <a href="#Said">Said</a>' in page
+    assert '<h3 id="Said">' in page
+    assert "&lt;b&gt;a docstring is text&lt;/b&gt;" in page
+    assert "<b>" not in page
+    assert not re.search(r"(src|href)=[\"']?(https?:)?//", page)  # nothing from elsewhere
 
 
 def test_the_command_prints_the_served_document(
