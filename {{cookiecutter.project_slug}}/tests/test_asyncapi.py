@@ -116,6 +116,15 @@ def test_path_parameters_are_declared(tree_document: dict[str, Any]) -> None:
     assert "parameters" not in channel_at(tree_document, "/numbers")[1]
 
 
+def test_a_channel_is_described_by_its_route_files_docstring(
+    tree_document: dict[str, Any],
+) -> None:
+    _, rooms = channel_at(tree_document, "/rooms/{room}")
+    assert rooms["description"] == (
+        "Typed both ways, with a path parameter.\n\nWebSocket, served by routes/rooms/[room].py"
+    )
+
+
 def test_websocket_channels_have_the_ws_binding_and_sse_ones_do_not(
     tree_document: dict[str, Any],
 ) -> None:

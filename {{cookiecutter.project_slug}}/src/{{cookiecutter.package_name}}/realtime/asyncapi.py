@@ -138,10 +138,11 @@ def _channel(route: Route) -> Channel:
     }
     websocket = route.kind == "websocket"
     served = f"served by routes/{route.source.file}"
+    kind = f"WebSocket, {served}" if websocket else f"Server-Sent Events (GET), {served}"
     return Channel(
         address=_PATH_PARAMETER.sub(r"{\1}", path),
         title=path,
-        description=f"WebSocket, {served}" if websocket else f"Server-Sent Events (GET), {served}",
+        description=f"{route.doc}\n\n{kind}" if route.doc else kind,
         parameters=parameters or None,
         messages={},
         bindings=WS_BINDINGS if websocket else None,

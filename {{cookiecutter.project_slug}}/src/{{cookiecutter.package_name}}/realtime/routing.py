@@ -74,6 +74,7 @@ class Route:
     source: RouteFile
     kind: str  # "websocket", "sse" or "http"
     handler: Any
+    doc: str | None = None  # the route file's docstring
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -217,7 +218,7 @@ def _load(directory: Path, source: RouteFile, package: str) -> Route:
         )
     if kind != "http" and source.method not in (None, "GET" if kind == "sse" else None):
         raise RouteError(f"{source.file}: a {kind} route cannot take the .{source.method} suffix")
-    return Route(source, kind, handler)
+    return Route(source, kind, handler, inspect.getdoc(module))
 
 
 def _import(path: Path, name: str, file: PurePosixPath) -> ModuleType:
