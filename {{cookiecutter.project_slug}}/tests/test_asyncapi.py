@@ -247,6 +247,11 @@ def test_route_table_shows_what_routes_receive_and_send() -> None:
     assert rows["/files/{path:path}"].endswith("receives Message, sends bytes")
     assert rows["/ticks"].endswith("sends Point")
     assert rows["/feed"].split()[2] == "sse"
+    assert rows["/answer"].split()[:3] == [
+        "POST",
+        "/answer",
+        "http",
+    ]  # streams, but not to EventSource
 
 
 def test_sse_generators_send_each_model_as_one_json_event(tree_client: TestClient) -> None:

@@ -207,7 +207,10 @@ def _load(directory: Path, source: RouteFile, package: str) -> Route:
         raise RouteError(f"{source.file}: defines no `handler`")
     if isinstance(handler, WebSocketHandler):
         kind = "websocket"
-    elif inspect.isasyncgenfunction(handler) or _returns(handler, EventSourceResponse):
+    elif inspect.isasyncgenfunction(handler) or (
+        # h3's push style; under another method (a POST that streams) it stays an HTTP route
+        source.method in (None, "GET") and _returns(handler, EventSourceResponse)
+    ):
         kind = "sse"
     elif callable(handler):
         kind = "http"
