@@ -20,6 +20,7 @@ import httpx
 import pytest
 import redis
 import redis.asyncio
+from httpx_sse import connect_sse
 from websockets.sync.client import ClientConnection, connect
 
 from {{ cookiecutter.package_name }}.realtime.backends.redis_presence import BEATS_PER_TTL, RedisPresence
@@ -113,6 +114,21 @@ def test_memory_lists_this_server_peers_with_their_data(
     assert online(server) == {a.id: entry(a, "busy"), b.id: entry(b)}
     assert online(server, "elsewhere") == {other.id: entry(other)}
     assert online(server, "nobody") == {}
+
+
+def test_sse_streams_follow_a_topic_without_being_in_its_presence(
+    server_factory: ServerFactory, join: Join
+) -> None:
+    server = server_factory(routes=TREE)
+    with (
+        httpx.Client(timeout=TIMEOUT) as http,
+        connect_sse(http, "GET", f"{server.url}/follow/room") as source,
+    ):
+        events = source.iter_sse()
+        assert next(events).event == "ready"
+        a = join(server)
+        assert json.loads(next(events).data) == {"joined": a.id}  # it hears the room
+        assert online(server) == {a.id: entry(a)}  # and is not in it
 
 
 def test_memory_clean_close_leaves_presence_before_the_close_hook_runs(
