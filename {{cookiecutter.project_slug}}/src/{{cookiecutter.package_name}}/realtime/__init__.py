@@ -2,9 +2,10 @@
 
 from .backends import backend_from_url
 from .bus import Bus
-from .hub import Hub, peers, publish
+from .hub import Hub, peers, presence, publish
 from .limits import Limits
 from .peer import Peer
+from .presence import Member
 from .routing import Route, RouteError, load_routes, mount
 from .sse import EventStream, SSEEvent, create_event_stream
 from .websocket import (
@@ -22,6 +23,7 @@ __all__ = [
     "EventStream",
     "Hub",
     "Limits",
+    "Member",
     "Message",
     "Peer",
     "Route",
@@ -34,5 +36,6 @@ __all__ = [
     "load_routes",
     "mount",
     "peers",
+    "presence",
     "publish",
 ]

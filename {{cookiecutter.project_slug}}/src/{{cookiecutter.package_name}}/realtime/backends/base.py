@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from ..frames import Frame
+from ..presence import PresenceStore
 
 OnMessage = Callable[[str, Frame], None]
 
@@ -31,3 +32,10 @@ class Backend(ABC):
 
     @abstractmethod
     async def publish(self, topic: str, frame: Frame) -> None: ...
+
+    def presence_store(self, ttl: float) -> PresenceStore | None:
+        """The store that shares presence with other processes; None keeps it in this process.
+
+        `ttl` is how long a process that died without a word stays in others' presence.
+        """
+        return None
