@@ -2,9 +2,10 @@
 
 from .backends import backend_from_url
 from .bus import Bus
-from .hub import Hub, publish
+from .hub import Hub, presence, publish
 from .limits import Limits
 from .peer import Peer
+from .presence import Member
 from .routing import Route, RouteError, load_routes, mount
 from .sse import EventStream, create_event_stream
 from .websocket import AbortMiddleware, Message, WebSocketHandler, define_websocket_handler
@@ -15,6 +16,7 @@ __all__ = [
     "EventStream",
     "Hub",
     "Limits",
+    "Member",
     "Message",
     "Peer",
     "Route",
@@ -25,5 +27,6 @@ __all__ = [
     "define_websocket_handler",
     "load_routes",
     "mount",
+    "presence",
     "publish",
 ]

@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 
 from .bus import Bus
 from .limits import Limits
+from .presence import Member, Presence
 
 
 class Closable(Protocol):
@@ -25,6 +26,7 @@ class Hub:
     def __init__(self, bus: Bus, limits: Limits) -> None:
         self.bus = bus
         self.limits = limits
+        self.presence = Presence(bus.backend.presence_store(limits.presence_ttl))
         self.open: set[Closable] = set()
         self.connections = 0
         self.stopping = False
@@ -34,6 +36,7 @@ class Hub:
         """Run for the app's lifespan: start the bus, and end every connection on shutdown."""
         global _current
         await self.bus.start()
+        await self.presence.start()
         _current = self
         restore = _on_shutdown_signal(self.shut_down)
         try:
@@ -42,6 +45,7 @@ class Hub:
             restore()
             self.shut_down()
             _current = None
+            await self.presence.stop()
             await self.bus.stop()
 
     def shut_down(self) -> None:
@@ -68,6 +72,11 @@ def current_hub() -> Hub:
 async def publish(topic: str, data: Any) -> None:
     """Publish from server code (an HTTP route, a background task) to every subscriber."""
     await current_hub().bus.publish(topic, data)
+
+
+async def presence(topic: str) -> list[Member]:
+    """The WebSocket peers subscribed to `topic` in every process that shares the PUBSUB_URL."""
+    return await current_hub().presence.members(topic)
 
 
 def _on_shutdown_signal(callback: Callable[[], None]) -> Callable[[], None]:

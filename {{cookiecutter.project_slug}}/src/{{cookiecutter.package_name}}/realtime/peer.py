@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.requests import HTTPConnection
@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from .bus import Subscriptions
 from .frames import Frame, to_frame
 from .hub import Hub
+from .presence import member
 
 # How long a close frame may wait for a peer that stopped reading before the
 # connection is aborted: its socket would otherwise stay open until shutdown.
@@ -59,11 +60,18 @@ class Peer:
         """Send to every subscriber of `topic` but this peer."""
         await self._hub.bus.publish(topic, data, sender=self)
 
-    async def subscribe(self, topic: str) -> None:
-        if not self.closing:
-            await self._subscriptions.add(topic)
+    async def subscribe(self, topic: str, *, presence: Mapping[str, Any] | None = None) -> None:
+        """Follow `topic`; `presence` is this peer's data in `presence(topic)` (default {})."""
+        entry = member(self.id, str(self), presence)  # bad data raises before anything changes
+        if self.closing:
+            return
+        await self._subscriptions.add(topic)
+        await self._hub.presence.join(topic, entry)
+        if topic not in self._subscriptions.topics:  # unsubscribed or finished meanwhile
+            await self._hub.presence.leave(self.id, [topic])
 
     async def unsubscribe(self, topic: str) -> None:
+        await self._hub.presence.leave(self.id, [topic])
         await self._subscriptions.remove(topic)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
@@ -97,6 +105,7 @@ class Peer:
         """Release everything the peer holds once its connection is over."""
         self.closing = True
         self._writer.cancel()
+        await self._hub.presence.leave(self.id, self.topics)
         await self._subscriptions.clear()
 
     async def _write(self) -> None:

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from ..frames import Frame
+from ..presence import PresenceStore
 
 OnMessage = Callable[[str, Frame], None]
 
@@ -31,3 +32,7 @@ class Backend(ABC):
 
     @abstractmethod
     async def publish(self, topic: str, frame: Frame) -> None: ...
+
+    def presence_store(self, ttl: float) -> PresenceStore | None:
+        """What shares presence with other processes (`ttl`: the dead's grace); None: nothing."""
+        return None
