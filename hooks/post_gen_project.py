@@ -18,10 +18,13 @@ OWNED: dict[str, tuple[str, ...]] = {
         "src/{package}/routes/api/ws/chat.py",
         "src/{package}/routes/api/sse.py",
         "src/{package}/routes/api/chat",
+        "src/{package}/routes/api/ws/rooms",
+        "src/{package}/routes/api/rooms",
         "tests/test_chat.py",
         "tests/test_ticker.py",
         "tests/test_feed.py",
         "tests/test_chat_properties.py",
+        "tests/test_rooms.py",
     ),
     "include_demo_page": (
         "src/{package}/static",
