@@ -2,16 +2,23 @@
 
 from .backends import backend_from_url
 from .bus import Bus
-from .hub import Hub, presence, publish
+from .hub import Hub, peers, presence, publish
 from .limits import Limits
 from .peer import Peer
 from .presence import Member
 from .routing import Route, RouteError, load_routes, mount
 from .sse import EventStream, create_event_stream
-from .websocket import AbortMiddleware, Message, WebSocketHandler, define_websocket_handler
+from .websocket import (
+    AbortMiddleware,
+    Accept,
+    Message,
+    WebSocketHandler,
+    define_websocket_handler,
+)
 
 __all__ = [
     "AbortMiddleware",
+    "Accept",
     "Bus",
     "EventStream",
     "Hub",
@@ -27,6 +34,7 @@ __all__ = [
     "define_websocket_handler",
     "load_routes",
     "mount",
+    "peers",
     "presence",
     "publish",
 ]

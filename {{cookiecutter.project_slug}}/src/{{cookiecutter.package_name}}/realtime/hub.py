@@ -8,13 +8,16 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import FrameType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import HTTPConnection
 
 from .bus import Bus
 from .limits import Limits
 from .presence import Member, Presence
+
+if TYPE_CHECKING:
+    from .peer import Peer
 
 
 class Closable(Protocol):
@@ -30,6 +33,22 @@ class Hub:
         self.open: set[Closable] = set()
         self.connections = 0
         self.stopping = False
+        self._namespaces: dict[str, set[Peer]] = {}  # the open peers of each namespace
+
+    def join(self, peer: Peer) -> None:
+        self._namespaces.setdefault(peer.namespace, set()).add(peer)
+
+    def leave(self, peer: Peer) -> None:
+        members = self._namespaces.get(peer.namespace, set())
+        members.discard(peer)
+        if not members:
+            self._namespaces.pop(peer.namespace, None)
+
+    def peers(self, namespace: str | None = None) -> frozenset[Peer]:
+        """The open peers of one namespace, or of all."""
+        if namespace is not None:
+            return frozenset(self._namespaces.get(namespace, ()))
+        return frozenset().union(*self._namespaces.values())
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -77,6 +96,11 @@ async def publish(topic: str, data: Any) -> None:
 async def presence(topic: str) -> list[Member]:
     """The WebSocket peers subscribed to `topic` in every process that shares the PUBSUB_URL."""
     return await current_hub().presence.members(topic)
+
+
+def peers(namespace: str | None = None) -> frozenset[Peer]:
+    """The open peers of this process: all of them, or those of one namespace."""
+    return current_hub().peers(namespace)
 
 
 def _on_shutdown_signal(callback: Callable[[], None]) -> Callable[[], None]:

@@ -30,11 +30,14 @@ class Peer:
     overflows and the peer is closed with 1013, so it never slows the others.
     """
 
-    def __init__(self, websocket: WebSocket, hub: Hub, context: dict[str, Any]) -> None:
+    def __init__(
+        self, websocket: WebSocket, hub: Hub, context: dict[str, Any], namespace: str = ""
+    ) -> None:
         self.id = uuid.uuid4().hex
         self.request: HTTPConnection = websocket
         self.params: dict[str, Any] = dict(websocket.path_params)
         self.context = context
+        self.namespace = namespace
         self.closing = False
         self._websocket = websocket
         self._hub = hub
@@ -52,6 +55,16 @@ class Peer:
     @property
     def topics(self) -> frozenset[str]:
         return frozenset(self._subscriptions.topics)
+
+    @property
+    def peers(self) -> frozenset[Peer]:
+        """The open peers of this peer's namespace in this process, itself included."""
+        return self._hub.peers(self.namespace)
+
+    @property
+    def remote_address(self) -> str | None:
+        client = self.request.client
+        return client.host if client else None
 
     async def send(self, data: Any) -> None:
         self.deliver(to_frame(data))
