@@ -1,8 +1,9 @@
 """A small real-time framework: file routes, crossws-style WebSockets, SSE, pub/sub."""
 
 from .backends import backend_from_url
+from .backends.base import HistoryEntry
 from .bus import Bus
-from .hub import Hub, publish
+from .hub import Hub, history, publish
 from .limits import Limits
 from .peer import Peer
 from .routing import Route, RouteError, load_routes, mount
@@ -13,6 +14,7 @@ __all__ = [
     "AbortMiddleware",
     "Bus",
     "EventStream",
+    "HistoryEntry",
     "Hub",
     "Limits",
     "Message",
@@ -23,6 +25,7 @@ __all__ = [
     "backend_from_url",
     "create_event_stream",
     "define_websocket_handler",
+    "history",
     "load_routes",
     "mount",
     "publish",

@@ -55,13 +55,25 @@ class Peer:
     async def send(self, data: Any) -> None:
         self.deliver(to_frame(data))
 
-    async def publish(self, topic: str, data: Any) -> None:
-        """Send to every subscriber of `topic` but this peer."""
-        await self._hub.bus.publish(topic, data, sender=self)
+    async def publish(self, topic: str, data: Any, *, id_field: str | None = None) -> str | None:
+        """Send to every subscriber of `topic` but this peer; returns the message id, if kept."""
+        return await self._hub.bus.publish(topic, data, sender=self, id_field=id_field)
 
-    async def subscribe(self, topic: str) -> None:
-        if not self.closing:
-            await self._subscriptions.add(topic)
+    async def subscribe(
+        self,
+        topic: str,
+        *,
+        since: str | None = None,
+        last: int = 0,
+        presence: dict[str, Any] | None = None,
+    ) -> bool:
+        """Follow `topic`: first the kept messages after `since` (or the newest `last`), then live.
+
+        False when history no longer reached back to `since`; what it keeps is sent anyway.
+        """
+        if self.closing:
+            return False
+        return await self._subscriptions.add(topic, since=since, last=last, presence=presence)
 
     async def unsubscribe(self, topic: str) -> None:
         await self._subscriptions.remove(topic)
@@ -76,7 +88,7 @@ class Peer:
         except asyncio.QueueFull:
             self.terminate(code, reason)
 
-    def deliver(self, frame: Frame) -> None:
+    def deliver(self, frame: Frame, message_id: str | None = None) -> None:
         if self.closing:
             return
         try:
