@@ -48,7 +48,7 @@ def test_the_page_is_not_in_the_openapi_schema(client: TestClient) -> None:
 def test_page_has_both_panels(client: TestClient) -> None:
     text = page(client)
     assert 'src="static/app.js"' in text
-    for element in ("join-form", "room-state", "room-online", "room-log", "say-form", "ticker-state"):
+    for element in ("join-form", "room-state", "room-log", "say-form", "ticker-state"):
         assert f'id="{element}"' in text
 
 

@@ -42,7 +42,7 @@ class Said(BaseModel):
     """A text, as everyone in the room gets it (its sender too)."""
 
     type: Literal["message"] = "message"
-    id: str | None = Field(None, description="its message id, set by the bus as it publishes")
+    id: str | None = Field(default=None, description="its message id, set as it is published")
     room: str
     user: str
     text: str
