@@ -6,23 +6,34 @@ server's `presence(topic)`. On Redis each test uses a PUBSUB_PREFIX of its own.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import math
+import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import redis
+import redis.asyncio
 from websockets.sync.client import ClientConnection, connect
 
-from {{ cookiecutter.package_name }}.realtime.presence import Member, member
+from {{ cookiecutter.package_name }}.realtime.backends.redis_presence import BEATS_PER_TTL, RedisPresence
+from {{ cookiecutter.package_name }}.realtime.presence import Member, Presence, member
 
-from .conftest import Server, ServerFactory
+from .conftest import RedisServer, Server, ServerFactory
+from .test_scale_out import eventually, redis_env
 
 TREE = Path(__file__).parent / "route_trees" / "presence"
 TIMEOUT = 10.0
+TTL = 2.0  # PRESENCE_TTL of the Redis tests' servers
+HEARTBEAT = TTL / BEATS_PER_TTL
+# What polling over HTTP may add to a deadline the servers keep.
+SLACK = 0.5
 
 
 class Client:
@@ -133,3 +144,160 @@ def test_memory_refused_presence_data_changes_nothing(
     refused = a.command(bad=True)["refused"]
     assert refused.startswith("presence data must be JSON-serialisable")
     assert online(server) == {a.id: entry(a, "first")}
+
+
+def presence_env(url: str, ttl: float = TTL) -> dict[str, str]:
+    return {**redis_env(url), "PRESENCE_TTL": str(ttl)}
+
+
+def presence_keys(url: str, env: dict[str, str]) -> list[bytes]:
+    with redis.Redis.from_url(url) as admin:
+        return sorted(admin.scan_iter(match=env["PUBSUB_PREFIX"] + "presence:*"))
+
+
+def origin_holding(url: str, env: dict[str, str], client: Client) -> bytes | None:
+    """The id of the process whose members in "room" (in Redis) include `client`."""
+    keys = env["PUBSUB_PREFIX"].encode() + b"presence:"
+    with redis.Redis.from_url(url) as admin:
+        for origin in admin.smembers(keys + b"processes"):
+            if admin.hexists(keys + b"members:" + origin + b":room", client.id):
+                return bytes(origin)
+    return None
+
+
+def until(check: Callable[[], bool], what: str, within: float) -> float:
+    """Poll `check` (presence has no event to await); return the seconds it took."""
+    start = time.monotonic()
+    eventually(check, what)
+    took = time.monotonic() - start
+    assert took <= within, f"{what} took {took:.2f}s, more than {within:.2f}s"
+    return took
+
+
+@pytest.mark.redis
+def test_two_servers_each_list_every_peer_of_both(
+    server_factory: ServerFactory, redis_url: str, join: Join
+) -> None:
+    env = presence_env(redis_url)
+    one, two = server_factory(routes=TREE, env=env), server_factory(routes=TREE, env=env)
+    a, b, c = join(one, status="a"), join(two, status="b"), join(one)
+    elsewhere = join(two, topic="elsewhere")
+    expected = {a.id: entry(a, "a"), b.id: entry(b, "b"), c.id: entry(c)}
+    assert online(one) == online(two) == expected
+    assert online(one, "elsewhere") == {elsewhere.id: entry(elsewhere)}
+    b.command(status="away")  # seen at once by the other server too
+    assert online(one)[b.id] == entry(b, "away")
+    c.command(unsubscribe=True)
+    assert online(two) == {a.id: entry(a, "a"), b.id: entry(b, "away")}
+
+
+@pytest.mark.redis
+def test_clean_close_leaves_every_server_view_before_the_close_hook_runs(
+    server_factory: ServerFactory, redis_url: str, join: Join
+) -> None:
+    env = presence_env(redis_url)
+    one, two = server_factory(routes=TREE, env=env), server_factory(routes=TREE, env=env)
+    a, b = join(one), join(two)
+    b.ws.close()
+    assert a.next_with("left") == {"left": b.id}  # published by b's close hook on two
+    assert online(one) == online(two) == {a.id: entry(a)}
+
+
+@pytest.mark.redis
+def test_clean_stop_withdraws_every_presence_key(
+    server_factory: ServerFactory, redis_url: str, join: Join
+) -> None:
+    env = presence_env(redis_url)
+    server = server_factory(routes=TREE, env=env)
+    join(server)
+    join(server, topic="elsewhere")
+    assert presence_keys(redis_url, env)
+    server.stop()  # uvicorn exits by the signal it handled, hence no exit code to check
+    assert presence_keys(redis_url, env) == []
+
+
+@pytest.mark.redis
+def test_killed_server_drops_out_within_presence_ttl_and_is_swept(
+    server_factory: ServerFactory, redis_url: str, join: Join
+) -> None:
+    env = presence_env(redis_url)
+    one, two = server_factory(routes=TREE, env=env), server_factory(routes=TREE, env=env)
+    a, b = join(one), join(two)
+    # Waiting is what this checks: the heartbeat keeps a live server in past the TTL.
+    time.sleep(TTL * 1.5)
+    assert online(one) == online(two) == {a.id: entry(a), b.id: entry(b)}
+    dead = origin_holding(redis_url, env, b)
+
+    two.stop(signal.SIGKILL)
+    until(lambda: online(one) == {a.id: entry(a)}, "the killed server to drop out", TTL + SLACK)
+    # one's next heartbeat deletes what the dead server left behind.
+    assert dead is not None
+
+    def swept() -> bool:
+        return not any(dead in key for key in presence_keys(redis_url, env))
+
+    until(swept, "the sweep", HEARTBEAT + SLACK)
+    assert origin_holding(redis_url, env, a) is not None
+
+
+@pytest.mark.redis
+def test_lost_presence_keys_are_written_again_within_one_heartbeat(
+    server_factory: ServerFactory, redis_url: str, join: Join
+) -> None:
+    env = presence_env(redis_url)
+    one, two = server_factory(routes=TREE, env=env), server_factory(routes=TREE, env=env)
+    a, b = join(one), join(two)
+    with redis.Redis.from_url(redis_url) as admin:
+        admin.delete(*presence_keys(redis_url, env))  # as a FLUSHDB would
+    both = {a.id: entry(a), b.id: entry(b)}
+    until(lambda: online(one) == online(two) == both, "presence again", HEARTBEAT + SLACK)
+
+
+@pytest.mark.redis
+def test_redis_outage_and_return_leave_presence_correct_within_one_heartbeat(
+    server_factory: ServerFactory, redis_server: RedisServer, join: Join
+) -> None:
+    env = presence_env(redis_server.url)
+    one, two = server_factory(routes=TREE, env=env), server_factory(routes=TREE, env=env)
+    a, b, gone = join(one), join(two), join(two)
+    assert len(online(one)) == 3
+
+    redis_server.stop()
+    assert online(one) == {a.id: entry(a)}  # each server still knows its own
+    gone.ws.close()
+    eventually(lambda: gone.id not in online(two), "the close to reach two")
+    c = join(one)  # joins while Redis is away
+    assert online(one) == {a.id: entry(a), c.id: entry(c)}
+
+    redis_server.start()  # empty: a restart without persistence
+    expected = {a.id: entry(a), b.id: entry(b), c.id: entry(c)}
+    until(lambda: online(one) == online(two) == expected, "presence again", HEARTBEAT + SLACK)
+    assert "presence: Redis is back" in one.output()
+
+
+@pytest.mark.redis
+def test_heartbeat_costs_the_same_commands_for_a_thousand_members_as_for_one(
+    redis_server: RedisServer,
+) -> None:
+    async def commands_per_beat(store: RedisPresence, client: redis.asyncio.Redis) -> int:
+        before = (await client.info("stats"))["total_commands_processed"]
+        for _ in range(5):
+            await store.beat()
+        after = (await client.info("stats"))["total_commands_processed"]
+        return (after - before - 1) // 5  # the first INFO counts too
+
+    async def scenario() -> None:
+        client = redis.asyncio.Redis.from_url(redis_server.url)
+        store = RedisPresence(redis_server.url, redis_env("")["PUBSUB_PREFIX"], ttl=30)
+        presence = Presence(store)
+        await presence.start()
+        await presence.join("room", Member("0", "zero", {}))
+        one = await commands_per_beat(store, client)
+        for n in range(1, 1000):
+            await presence.join(f"room-{n % 100}", Member(str(n), f"peer-{n}", {"n": n}))
+        # PEXPIRE and the sweep's EVAL, whose SMEMBERS and one EXISTS per process count too.
+        assert await commands_per_beat(store, client) == one == 4
+        await presence.stop()
+        await client.aclose()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))

@@ -60,7 +60,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
 from ..frames import Frame, to_frame
+from ..presence import PresenceStore
 from .base import Backend, HistoryEntry, Kept, OnMessage, Outgoing, Retention, id_order
+from .redis_presence import RedisPresence
 
 logger = logging.getLogger(__name__)
 
@@ -251,6 +253,9 @@ class RedisBackend(Backend):
         self._outbox.append(item)
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_outbox(), name="redis publisher")
+
+    def presence_store(self, ttl: float) -> PresenceStore:
+        return RedisPresence(self.url, self.prefix.decode(), ttl)
 
     async def _send_outbox(self) -> None:
         while self._outbox:
