@@ -104,7 +104,7 @@ class WebSocketHandler:
                 return
             except Exception:
                 # No peer exists yet for the error hook: log, and refuse the handshake.
-                logger.exception("upgrade hook failed for %s", _route_name(websocket))
+                logger.exception("upgrade hook failed for %s", websocket.url.path)
                 await _deny(websocket, 500, "upgrade failed")
                 return
             headers = [(k.encode(), v.encode()) for k, v in (accept.headers or {}).items()]
@@ -262,12 +262,6 @@ class _ClosingTransport:
             # every frame, and `__getattr__` each time cost 20% more CPU per delivery.
             setattr(self, name, value)
         return value
-
-
-def _route_name(websocket: WebSocket) -> str:
-    route = websocket.scope.get("route")
-    name = getattr(route, "name", None)
-    return f"{websocket.url.path} (routes/{name})" if name else websocket.url.path
 
 
 def _refusal(websocket: WebSocket, hub: Hub) -> tuple[int, str] | None:
