@@ -302,9 +302,7 @@ def test_room_events_say_when_history_no_longer_reaches_last_event_id(
         stream = source.iter_sse()
         gap = next(stream)
         assert (gap.event, gap.id) == ("gap", "")
-        for frame in said[2:]:
-            event = next(stream)
-            assert (event.event, event.id, json.loads(event.data)) == ("message", frame["id"], frame)
+        assert_events_are(messages(stream), said[2:])
 
 
 @pytest.mark.redis
