@@ -14,6 +14,8 @@ the backend only reaches the other processes.
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from .backends import Backend
@@ -60,7 +62,7 @@ class Bus:
             await self._join(topic, subscriber)
             return True
         # Live first, held back while history is read, so that nothing falls between the two.
-        catcher = _Catcher(subscriber)
+        catcher = _Catcher(subscriber, functools.partial(self._go_live, topic, subscriber))
         self._catchers[topic, subscriber] = catcher
         kept = Kept([], complete=False)
         try:
@@ -136,18 +138,19 @@ class Bus:
         self, topic: str, subscriber: Subscriber, catcher: _Catcher, entries: list[HistoryEntry]
     ) -> None:
         """Send the replay, then what arrived live meanwhile and is not in it; then go live."""
-        if self._catchers.pop((topic, subscriber), None) is not catcher:
+        if self._catchers.get((topic, subscriber)) is not catcher:
             return  # unsubscribed meanwhile
         for entry in entries:
             subscriber.deliver(to_frame(entry.data), entry.id)
-        newest = id_order(entries[-1].id) if entries else None
-        for frame, message_id in catcher.caught:
-            order = None if message_id is None else id_order(message_id)
-            if newest is None or order is None or order > newest:
-                subscriber.deliver(frame, message_id)
-        subscribers = self._topics[topic]
-        subscribers.discard(catcher)
-        subscribers.add(subscriber)
+        if catcher.replayed(None if not entries else id_order(entries[-1].id)):
+            self._go_live(topic, subscriber, catcher)
+
+    def _go_live(self, topic: str, subscriber: Subscriber, catcher: _Catcher) -> None:
+        if self._catchers.get((topic, subscriber)) is catcher:
+            del self._catchers[topic, subscriber]
+            subscribers = self._topics[topic]
+            subscribers.discard(catcher)
+            subscribers.add(subscriber)
 
     def _fan_out(
         self, topic: str, frame: Frame, message_id: str | None = None, sender: str | None = None
@@ -159,14 +162,38 @@ class Bus:
 
 
 class _Catcher:
-    """Stands in for a subscriber while its replay is read, and keeps what arrives meanwhile."""
+    """Stands in for a subscriber while its replay is read, then until live catches up with it.
 
-    def __init__(self, subscriber: Subscriber) -> None:
+    What arrives while history is read is held back. The replay may also end
+    before copies of its last messages come in live (history and pub/sub are two
+    connections): those are dropped, up to the first message newer than the
+    replay, from which on the subscriber itself takes the catcher's place.
+    """
+
+    def __init__(self, subscriber: Subscriber, go_live: Callable[[_Catcher], None]) -> None:
         self.id = subscriber.id
-        self.caught: list[tuple[Frame, str | None]] = []
+        self._subscriber, self._go_live = subscriber, go_live
+        self._caught: list[tuple[Frame, str | None]] | None = []
+        self._newest: tuple[int, int] | None = None
+
+    def replayed(self, newest: tuple[int, int] | None) -> bool:
+        """Send on what was held back and is newer than `newest`; whether live caught up."""
+        caught, self._caught, self._newest = self._caught or [], None, newest
+        for frame, message_id in caught:
+            self.deliver(frame, message_id)
+        return self._newest is None
 
     def deliver(self, frame: Frame, message_id: str | None = None) -> None:
-        self.caught.append((frame, message_id))
+        if self._caught is not None:
+            self._caught.append((frame, message_id))
+            return
+        order = None if message_id is None else id_order(message_id)
+        if self._newest is not None and order is not None and order <= self._newest:
+            return  # in the replay already
+        self._subscriber.deliver(frame, message_id)
+        if order is not None and self._newest is not None:
+            self._newest = None  # caught up: the subscriber takes over once the fan-out is done
+            asyncio.get_running_loop().call_soon(self._go_live, self)
 
 
 class Subscriptions:
