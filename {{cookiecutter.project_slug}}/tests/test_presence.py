@@ -223,9 +223,10 @@ def test_killed_server_drops_out_within_presence_ttl_and_is_swept(
     env = presence_env(redis_url)
     one, two = server_factory(routes=TREE, env=env), server_factory(routes=TREE, env=env)
     a, b = join(one), join(two)
-    # Waiting is what this checks: the heartbeat keeps a live server in past the TTL.
-    time.sleep(TTL * 1.5)
-    assert online(one) == online(two) == {a.id: entry(a), b.id: entry(b)}
+    # Waiting is what this checks: the heartbeat keeps a live server in, all along.
+    deadline = time.monotonic() + TTL * 1.5
+    while time.monotonic() < deadline:
+        assert online(one) == online(two) == {a.id: entry(a), b.id: entry(b)}
     dead = origin_holding(redis_url, env, b)
 
     two.stop(signal.SIGKILL)
@@ -254,13 +255,19 @@ def test_lost_presence_keys_are_written_again_within_one_heartbeat(
 
 
 @pytest.mark.redis
+@pytest.mark.parametrize("saved", [False, True], ids=["empty", "saved"])
 def test_redis_outage_and_return_leave_presence_correct_within_one_heartbeat(
-    server_factory: ServerFactory, redis_server: RedisServer, join: Join
+    server_factory: ServerFactory, redis_server: RedisServer, join: Join, saved: bool
 ) -> None:
-    env = presence_env(redis_server.url)
+    # A TTL long enough that the saved keys are still alive when Redis is back.
+    ttl = 6.0
+    env = presence_env(redis_server.url, ttl)
     one, two = server_factory(routes=TREE, env=env), server_factory(routes=TREE, env=env)
     a, b, gone = join(one), join(two), join(two)
     assert len(online(one)) == 3
+    if saved:  # Redis comes back with what it had: `gone` is still there
+        with redis.Redis.from_url(redis_server.url) as admin:
+            admin.save()
 
     redis_server.stop()
     assert online(one) == {a.id: entry(a)}  # each server still knows its own
@@ -269,10 +276,40 @@ def test_redis_outage_and_return_leave_presence_correct_within_one_heartbeat(
     c = join(one)  # joins while Redis is away
     assert online(one) == {a.id: entry(a), c.id: entry(c)}
 
-    redis_server.start()  # empty: a restart without persistence
+    redis_server.start()
     expected = {a.id: entry(a), b.id: entry(b), c.id: entry(c)}
-    until(lambda: online(one) == online(two) == expected, "presence again", HEARTBEAT + SLACK)
+    heartbeat = ttl / BEATS_PER_TTL
+    until(lambda: online(one) == online(two) == expected, "presence again", heartbeat + SLACK)
     assert "presence: Redis is back" in one.output()
+
+
+@pytest.mark.redis
+def test_silent_process_drops_out_when_its_alive_key_expires_before_any_sweep(
+    redis_url: str,
+) -> None:
+    async def scenario() -> None:
+        prefix = redis_env("")["PUBSUB_PREFIX"]
+        reader = RedisPresence(redis_url, prefix, ttl=30)  # its sweeps are 10 s apart
+        silent = RedisPresence(redis_url, prefix, ttl=0.5)
+        await Presence(reader).start()
+        presence = Presence(silent)
+        await presence.start()
+        await presence.join("room", Member("s", "silent", {"n": 1}))
+        assert await reader.others("room") == [Member("s", "silent", {"n": 1})]
+        assert silent._heartbeat is not None
+        silent._heartbeat.cancel()  # as if killed: nothing withdraws it
+        await silent._redis.aclose()
+        await asyncio.sleep(0.6)
+        assert await reader.others("room") == []
+        client = redis.asyncio.Redis.from_url(redis_url)
+        members = f"{prefix}presence:members:{silent.origin.decode()}:room"
+        assert await client.exists(members)  # not swept yet: the reader saw it expire
+        await reader.beat()
+        assert await client.exists(members) == 0
+        await reader.stop()
+        await client.aclose()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
 
 
 @pytest.mark.redis

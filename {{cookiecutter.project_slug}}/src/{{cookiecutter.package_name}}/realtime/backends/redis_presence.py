@@ -133,7 +133,7 @@ class RedisPresence(PresenceStore):
                 pipeline.hgetall(self._members(origin, key))
             replies = await pipeline.execute()
         except (RedisError, OSError) as exc:
-            logger.warning("presence(%r) lists this process only: Redis failed (%s)", topic, exc)
+            self._fail(exc)  # and until it is back, presence is this process's own
             return []
         members = []
         for alive, entries in zip(replies[::2], replies[1::2], strict=True):
