@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from .realtime import AbortMiddleware, Bus, Hub, backend_from_url, load_routes, mount
+from .realtime.asyncapi import asyncapi_document
 from .settings import Settings
 
 HERE = Path(__file__).parent
@@ -31,8 +33,17 @@ def create_app(settings: Settings | None = None, routes: Path = ROUTES) -> FastA
     app.add_middleware(AbortMiddleware)
     # Route modules are named after their files, under the package that holds them.
     package = f"{__package__}.routes" if routes == ROUTES else f"{routes.name}_routes"
-    mount(app, load_routes(routes, package))
+    found = load_routes(routes, package)
+    # Before the route files' routes, so that none of them (a catch-all) shadows it.
+    app.add_api_route("/asyncapi.json", lambda: asyncapi(app), include_in_schema=False)
+    app.state.routes = found
+    mount(app, found)
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
         app.add_api_route("/", lambda: FileResponse(STATIC / "index.html"), include_in_schema=False)
     return app
+
+
+def asyncapi(app: FastAPI) -> dict[str, Any]:
+    """The AsyncAPI document of the app's WebSocket and SSE routes."""
+    return asyncapi_document(app.state.routes, title=app.title, version=app.version)

@@ -8,7 +8,7 @@ from .limits import Limits
 from .peer import Peer
 from .presence import Member
 from .routing import Route, RouteError, load_routes, mount
-from .sse import EventStream, create_event_stream
+from .sse import EventStream, SSEEvent, create_event_stream
 from .websocket import (
     AbortMiddleware,
     Accept,
@@ -30,6 +30,7 @@ __all__ = [
     "Peer",
     "Route",
     "RouteError",
+    "SSEEvent",
     "WebSocketHandler",
     "backend_from_url",
     "create_event_stream",

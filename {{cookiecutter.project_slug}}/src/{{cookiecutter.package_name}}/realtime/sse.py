@@ -12,9 +12,10 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Generic, NotRequired, TypedDict, TypeVar
 
 import anyio
+from pydantic import BaseModel
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 
@@ -24,18 +25,30 @@ from .hub import Hub, hub_of
 
 logger = logging.getLogger(__name__)
 
-Item = str | Mapping[str, Any] | ServerSentEvent
+T = TypeVar("T")
+
+
+class SSEEvent(TypedDict, Generic[T]):
+    """An event as a generator may yield it, typed by its data: `AsyncIterator[SSEEvent[Tick]]`."""
+
+    data: T
+    event: NotRequired[str]
+    id: NotRequired[str | int]
+    retry: NotRequired[int]
+
+
+Item = str | Mapping[str, Any] | ServerSentEvent | BaseModel
 FIELDS = frozenset({"data", "event", "id", "retry", "comment"})
 # Bounds the clean-up after a stream ends (unsubscribing, `on_closed` callbacks).
 CLEANUP_TIMEOUT = 5.0
 
 
 def to_event(item: Item) -> ServerSentEvent:
-    """A `str` is the data; a mapping names the fields; non-text data is JSON-encoded once."""
+    """A `str` or a model is the data; a mapping names the fields; non-text data is JSON-encoded."""
     if isinstance(item, ServerSentEvent):
         return item
-    if isinstance(item, str):
-        return ServerSentEvent(data=item)
+    if isinstance(item, str | BaseModel):
+        return ServerSentEvent(data=as_text(encode(item)))
     unknown = set(item) - FIELDS
     if unknown:
         raise ValueError(f"unknown SSE field(s) {sorted(unknown)}; use {sorted(FIELDS)}")
