@@ -7,7 +7,7 @@ that replaying the first (all topics keep history) yields `message` frames only.
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from {{ cookiecutter.package_name }}.realtime import presence
 
@@ -62,6 +62,10 @@ class Gap(BaseModel):
     """Sent after the replay when `since` is older than the history holds."""
 
     type: Literal["gap"] = "gap"
+
+
+class Frame(RootModel[Said | Moved | Gap]):
+    """Every frame the room sends is one of these, told apart by its `type`."""
 
 
 class Online(BaseModel):

@@ -10,6 +10,7 @@ from {{ cookiecutter.package_name }}.realtime import Peer, define_websocket_hand
 from {{ cookiecutter.package_name }}.routes.api.rooms._rooms import (
     ARRIVAL_REPLAY,
     NAME_LENGTH,
+    Frame,
     Gap,
     Moved,
     Said,
@@ -56,5 +57,5 @@ async def close(peer: Peer, code: int, reason: str) -> None:
 
 
 handler = define_websocket_handler(
-    upgrade=upgrade, open=open, message=message, close=close, sends=Said | Moved | Gap
+    upgrade=upgrade, open=open, message=message, close=close, sends=Frame
 )
