@@ -232,6 +232,8 @@ def test_visitors_chat_in_a_room_and_recover_what_was_said_during_a_restart(
     in_room(desktop, "Ann")
     phone = open_page(browser, "phone", one.url, errors)
     expect(phone.locator("#join-form")).to_be_visible()
+    OUTPUT.mkdir(exist_ok=True)
+    phone.screenshot(path=OUTPUT / "demo-phone-join.png", full_page=True)
     phone.locator("#join-name").fill("Bob")
     phone.locator("#join-room").fill(ROOM)
     phone.locator("#join-enter").click()
@@ -316,7 +318,6 @@ def test_visitors_chat_in_a_room_and_recover_what_was_said_during_a_restart(
     for page in (phone, visitor):
         sees(page, "Ann", "Welcome back")
 
-    OUTPUT.mkdir(exist_ok=True)
     for viewport, page in (("desktop", desktop), ("phone", phone)):
         page.screenshot(path=OUTPUT / f"demo-{viewport}.png", full_page=True)
     visitor.context.close()
