@@ -44,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 import random
 import uuid
@@ -256,29 +257,33 @@ class RedisBackend(Backend):
         while self._outbox:
             batch = list(self._outbox)
             self._outbox.clear()
+            results: list[Any] = []
             try:
                 async with self._publishing:
                     results = await self._execute(batch)
-                    unknown: list[tuple[bytes, bytes] | _Append] = [
-                        item
-                        for item, result in zip(batch, results, strict=True)
-                        if isinstance(item, _Append) and isinstance(result, NoScriptError)
-                    ]
-                    if unknown:  # a Redis that restarted, or was never sent APPEND
-                        await self._publisher.script_load(APPEND)
-                        batch, results = unknown, await self._execute(unknown)
             except (RedisError, OSError) as exc:
                 logger.warning(
                     "dropped %d message(s): publishing to Redis failed: %s", len(batch), exc
                 )
-                results = [exc] * len(batch)
-            for item, result in zip(batch, results, strict=True):
-                if isinstance(item, _Append) and not item.done.done():
-                    item.done.set_result(result.decode() if isinstance(result, bytes) else None)
-                    if isinstance(result, Exception):
-                        logger.warning("dropped a message: keeping it in Redis failed: %s", result)
+            finally:  # whatever happened, no publisher waits for good
+                _settle(batch, results)
 
     async def _execute(self, batch: list[tuple[bytes, bytes] | _Append]) -> list[Any]:
+        """Write `batch` in one pipelined round trip; a result (or an error) per item."""
+        results = await self._pipeline(batch)
+        unknown = [
+            n
+            for n, (item, result) in enumerate(zip(batch, results, strict=True))
+            if isinstance(item, _Append) and isinstance(result, NoScriptError)
+        ]
+        if unknown:  # a Redis that restarted, or never had APPEND
+            await self._publisher.script_load(APPEND)
+            retried = await self._pipeline([batch[n] for n in unknown])
+            for n, result in zip(unknown, retried, strict=True):
+                results[n] = result
+        return results
+
+    async def _pipeline(self, batch: list[tuple[bytes, bytes] | _Append]) -> list[Any]:
         pipeline = self._publisher.pipeline(transaction=False)
         for item in batch:
             if isinstance(item, _Append):
@@ -402,6 +407,16 @@ class RedisBackend(Backend):
         with contextlib.suppress(Exception):
             async with asyncio.timeout(TIMEOUT):
                 await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
+
+
+def _settle(batch: list[tuple[bytes, bytes] | _Append], results: list[Any]) -> None:
+    """Tell each APPEND's publisher its id, or None when Redis did not keep it."""
+    for item, result in itertools.zip_longest(batch, results):
+        if isinstance(item, _Append) and not item.done.done():
+            item.done.set_result(result.decode() if isinstance(result, bytes) else None)
+    errors = [result for result in results if isinstance(result, Exception)]
+    if errors:
+        logger.warning("dropped %d message(s): Redis refused them: %s", len(errors), errors[0])
 
 
 def _milliseconds(seconds: float) -> int:
