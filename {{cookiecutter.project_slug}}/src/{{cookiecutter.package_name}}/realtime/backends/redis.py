@@ -61,7 +61,16 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
 from ..frames import Frame, to_frame
-from .base import Backend, HistoryEntry, Kept, OnMessage, Outgoing, Retention, id_order
+from .base import (
+    Backend,
+    HistoryEntry,
+    Kept,
+    OnMessage,
+    OnResume,
+    Outgoing,
+    Retention,
+    id_order,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,9 +151,11 @@ class RedisBackend(Backend):
         self._dropped = 0
         self._outbox: deque[tuple[bytes, bytes] | _Append] = deque()
         self._sender: asyncio.Task[None] | None = None
+        self._resuming: asyncio.Task[None] | None = None
 
-    async def connect(self, on_message: OnMessage) -> None:
+    async def connect(self, on_message: OnMessage, on_resume: OnResume | None = None) -> None:
         self._on_message = on_message
+        self._on_resume = on_resume
         # Redis-py would reconnect and resubscribe behind our back; errors must reach us instead.
         options: dict[str, Any] = dict(
             socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0)
@@ -155,7 +166,7 @@ class RedisBackend(Backend):
         self._publishing = asyncio.Lock()
         self._writing = asyncio.Lock()
         try:
-            pubsub = await self._open()
+            pubsub, _ = await self._open()
         except (RedisError, OSError) as exc:
             await self._publisher.aclose()
             await self._subscriber.aclose()
@@ -166,9 +177,11 @@ class RedisBackend(Backend):
         if self._sender is not None:
             with contextlib.suppress(Exception):  # it logs its own failures
                 await asyncio.wait_for(asyncio.shield(self._sender), TIMEOUT)
-        self._listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._listener
+        for task in (self._listener, self._resuming):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._publisher.aclose()
         await self._subscriber.aclose()
 
@@ -293,8 +306,8 @@ class RedisBackend(Backend):
         results: list[Any] = await pipeline.execute(raise_on_error=False)
         return results
 
-    async def _open(self) -> PubSub:
-        """Connect a subscriber and subscribe to every wanted topic."""
+    async def _open(self) -> tuple[PubSub, list[asyncio.Future[None]]]:
+        """Connect a subscriber and subscribe to every wanted topic; the confirmations."""
         pubsub: PubSub = self._subscriber.pubsub()
         try:
             await pubsub.connect()  # type: ignore[no-untyped-call, unused-ignore]
@@ -302,11 +315,11 @@ class RedisBackend(Backend):
                 await self._publisher.connection_pool.disconnect()
             async with self._writing:
                 self._live = pubsub
-                await self._subscribe(pubsub, sorted(self._wanted))
+                confirmed = await self._subscribe(pubsub, sorted(self._wanted))
         except BaseException:
             await self._close(pubsub)
             raise
-        return pubsub
+        return pubsub, confirmed
 
     async def _subscribe(self, pubsub: PubSub, topics: list[str]) -> list[asyncio.Future[None]]:
         channels = [self.prefix + topic.encode() for topic in topics]
@@ -337,7 +350,7 @@ class RedisBackend(Backend):
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, RETRY_MAX)
             try:
-                pubsub = await self._open()
+                pubsub, confirmed = await self._open()
             except (RedisError, OSError) as exc:
                 logger.debug("Redis still unreachable: %s", exc)
                 continue
@@ -350,7 +363,16 @@ class RedisBackend(Backend):
                 self._dropped,
             )
             self._dropped = 0
+            self._resuming = asyncio.create_task(self._resume(confirmed), name="redis resume")
             return pubsub
+
+    async def _resume(self, confirmed: list[asyncio.Future[None]]) -> None:
+        """Once every topic is subscribed again, let the bus fetch what it missed meanwhile."""
+        if confirmed:
+            # Confirmed by the listener task, which goes on reading meanwhile.
+            await asyncio.wait(confirmed, timeout=TIMEOUT)
+        if self._on_resume is not None:
+            self._on_resume()
 
     async def _read(self, pubsub: PubSub) -> None:
         pinged = False
