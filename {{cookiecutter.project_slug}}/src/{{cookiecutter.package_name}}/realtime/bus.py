@@ -76,7 +76,7 @@ class Bus:
             await self._join(topic, catcher)
             kept = await self.history(topic, since, None if since is not None else last)
         finally:
-            self._replay(topic, subscriber, catcher, kept.entries)
+            self._replay(topic, subscriber, catcher, _frames(kept.entries))
         return kept.complete
 
     async def unsubscribe(self, topic: str, subscriber: Subscriber) -> None:
@@ -143,14 +143,14 @@ class Bus:
             await asyncio.shield(ready)
 
     def _replay(
-        self, topic: str, subscriber: Subscriber, catcher: _Catcher, entries: list[HistoryEntry]
+        self, topic: str, subscriber: Subscriber, catcher: _Catcher, replay: list[Replayed]
     ) -> None:
         """Send the replay, then what arrived live meanwhile and is not in it; then go live."""
         if self._catchers.get((topic, subscriber)) is not catcher:
             return  # unsubscribed meanwhile
-        for entry in entries:
-            subscriber.deliver(to_frame(entry.data), entry.id)
-        if catcher.replayed(None if not entries else id_order(entries[-1].id)):
+        for frame, message_id in replay:
+            subscriber.deliver(frame, message_id)
+        if catcher.replayed(id_order(replay[-1][1]) if replay else None):
             self._go_live(topic, subscriber, catcher)
 
     def _go_live(self, topic: str, subscriber: Subscriber, catcher: _Catcher) -> None:
@@ -185,25 +185,37 @@ class Bus:
         since, subscribers = self._newest.get(topic), self._topics.get(topic)
         if since is None or not subscribers:
             return
+        members = list(subscribers)
         catchers: list[tuple[Subscriber, _Catcher]] = []
-        for subscriber in list(subscribers):
-            if isinstance(subscriber, _Catcher) or (topic, subscriber) in self._catchers:
-                continue  # being replayed to already
-            catcher = _Catcher(subscriber, functools.partial(self._go_live, topic, subscriber))
-            self._catchers[topic, subscriber] = catcher
-            subscribers.discard(subscriber)
-            subscribers.add(catcher)
-            catchers.append((subscriber, catcher))
+        for subscriber in members:
+            if not isinstance(subscriber, _Catcher):
+                catcher = _Catcher(subscriber, functools.partial(self._go_live, topic, subscriber))
+                self._catchers[topic, subscriber] = catcher
+                subscribers.discard(subscriber)
+                subscribers.add(catcher)
+                catchers.append((subscriber, catcher))
         kept = Kept([], complete=False)
         try:
             kept = await self.history(topic, since)
         finally:
+            replay = _frames(kept.entries)
             for subscriber, catcher in catchers:
-                self._replay(topic, subscriber, catcher, kept.entries)
+                self._replay(topic, subscriber, catcher, replay)
+            for member in members:
+                if isinstance(member, _Catcher):  # replayed to already: it drops what it had
+                    for frame, message_id in replay:
+                        member.deliver(frame, message_id)
         if kept.entries and topic in self._newest:  # the replay went around `_fan_out`
             self._newest[topic] = max(self._newest[topic], kept.entries[-1].id, key=_order)
         if not kept.complete:
             logger.warning("messages on %r were lost while the broker was unreachable", topic)
+
+
+Replayed = tuple[Frame, str]  # a kept message's frame, built once for every subscriber, and id
+
+
+def _frames(entries: list[HistoryEntry]) -> list[Replayed]:
+    return [(to_frame(entry.data), entry.id) for entry in entries]
 
 
 def _order(message_id: str) -> tuple[int, int]:
