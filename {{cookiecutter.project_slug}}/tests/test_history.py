@@ -281,6 +281,41 @@ def test_redis_outage_delivers_here_returns_none_then_keeps_again(
     assert "Redis is unreachable: dropping publishes until it is back" in caplog.text
 
 
+@pytest.mark.redis
+def test_a_process_that_lost_its_subscription_catches_up_from_history(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis stayed up, but this process's subscriber link dropped: what others published
+    meanwhile still reaches its subscribers, once each and in order."""
+    monkeypatch.setattr(redis_module, "RETRY_MIN", 1.0)  # a gap long enough to publish into
+
+    async def scenario() -> None:
+        async with buses(redis_server.url, 2) as [publisher, follower]:
+            inbox = Inbox()
+            await follower.subscribe("t", inbox)
+            ids = [await publisher.publish("t", "before")]
+            await inbox.wait_for(1)
+            admin = redis.asyncio.Redis.from_url(redis_server.url)
+            assert await admin.client_kill_filter(_type="pubsub") == 1  # the follower's
+            await admin.aclose()
+            backend = follower.backend
+            assert isinstance(backend, RedisBackend)
+
+            async def lost() -> bool:
+                return backend._live is None
+
+            await eventually(lost, "the follower to notice")
+            ids += [await publisher.publish("t", f"missed {n}") for n in range(3)]
+            assert [message_id for message_id, _ in await inbox.wait_for(4)] == ids
+            ids.append(await publisher.publish("t", "after"))
+            delivered = await inbox.wait_for(5)
+            assert delivered == [(ids[0], "before")] + [
+                (message_id, f"missed {n}") for n, message_id in enumerate(ids[1:4])
+            ] + [(ids[4], "after")]
+
+    run(scenario)
+
+
 Plan = list[tuple[str, int]]
 PLANS = st.lists(
     st.one_of(

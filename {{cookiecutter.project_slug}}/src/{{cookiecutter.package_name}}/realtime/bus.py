@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -22,6 +23,8 @@ from .backends import Backend
 from .backends.base import HistoryEntry, Kept, Outgoing, Retention, id_order
 from .frames import Frame, encode, encode_for_id, to_frame
 from .limits import Limits
+
+logger = logging.getLogger(__name__)
 
 
 class Subscriber(Protocol):
@@ -42,11 +45,15 @@ class Bus:
         # then could miss what is published between the read and the confirmation.
         self._ready: dict[str, asyncio.Future[None]] = {}
         self._catchers: dict[tuple[str, Subscriber], _Catcher] = {}
+        self._newest: dict[str, str] = {}  # the id last delivered here, per followed topic
+        self._catching_up: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        await self.backend.connect(self._fan_out)
+        await self.backend.connect(self._fan_out, self._resume)
 
     async def stop(self) -> None:
+        for task in list(self._catching_up):
+            task.cancel()
         await self.backend.disconnect()
 
     async def subscribe(
@@ -69,7 +76,7 @@ class Bus:
             await self._join(topic, catcher)
             kept = await self.history(topic, since, None if since is not None else last)
         finally:
-            self._replay(topic, subscriber, catcher, kept.entries)
+            self._replay(topic, subscriber, catcher, _frames(kept.entries))
         return kept.complete
 
     async def unsubscribe(self, topic: str, subscriber: Subscriber) -> None:
@@ -81,6 +88,7 @@ class Bus:
         if not subscribers:
             del self._topics[topic]
             self._ready.pop(topic, None)
+            self._newest.pop(topic, None)
             await self.backend.unsubscribe(topic)
 
     async def publish(
@@ -135,14 +143,14 @@ class Bus:
             await asyncio.shield(ready)
 
     def _replay(
-        self, topic: str, subscriber: Subscriber, catcher: _Catcher, entries: list[HistoryEntry]
+        self, topic: str, subscriber: Subscriber, catcher: _Catcher, replay: list[Replayed]
     ) -> None:
         """Send the replay, then what arrived live meanwhile and is not in it; then go live."""
         if self._catchers.get((topic, subscriber)) is not catcher:
             return  # unsubscribed meanwhile
-        for entry in entries:
-            subscriber.deliver(to_frame(entry.data), entry.id)
-        if catcher.replayed(None if not entries else id_order(entries[-1].id)):
+        for frame, message_id in replay:
+            subscriber.deliver(frame, message_id)
+        if catcher.replayed(id_order(replay[-1][1]) if replay else None):
             self._go_live(topic, subscriber, catcher)
 
     def _go_live(self, topic: str, subscriber: Subscriber, catcher: _Catcher) -> None:
@@ -155,10 +163,63 @@ class Bus:
     def _fan_out(
         self, topic: str, frame: Frame, message_id: str | None = None, sender: str | None = None
     ) -> None:
+        subscribers = self._topics.get(topic)
+        if not subscribers:
+            return
+        if message_id is not None:
+            self._newest[topic] = message_id
         # Iterating the live set is safe: `deliver` never changes subscriptions.
-        for subscriber in self._topics.get(topic, ()):
+        for subscriber in subscribers:
             if sender is None or subscriber.id != sender:
                 subscriber.deliver(frame, message_id)
+
+    def _resume(self) -> None:
+        """The backend lost its link for a while: fetch what each followed topic missed."""
+        for topic in list(self._newest):
+            task = asyncio.create_task(self._catch_up(topic), name=f"catch up {topic}")
+            self._catching_up.add(task)
+            task.add_done_callback(self._catching_up.discard)
+
+    async def _catch_up(self, topic: str) -> None:
+        """Replay to this topic's subscribers what history kept after the last id they got."""
+        since, subscribers = self._newest.get(topic), self._topics.get(topic)
+        if since is None or not subscribers:
+            return
+        members = list(subscribers)
+        catchers: list[tuple[Subscriber, _Catcher]] = []
+        for subscriber in members:
+            if not isinstance(subscriber, _Catcher):
+                catcher = _Catcher(subscriber, functools.partial(self._go_live, topic, subscriber))
+                self._catchers[topic, subscriber] = catcher
+                subscribers.discard(subscriber)
+                subscribers.add(catcher)
+                catchers.append((subscriber, catcher))
+        kept = Kept([], complete=False)
+        try:
+            kept = await self.history(topic, since)
+        finally:
+            replay = _frames(kept.entries)
+            for subscriber, catcher in catchers:
+                self._replay(topic, subscriber, catcher, replay)
+            for member in members:
+                if isinstance(member, _Catcher):  # replayed to already: it drops what it had
+                    for frame, message_id in replay:
+                        member.deliver(frame, message_id)
+        if kept.entries and topic in self._newest:  # the replay went around `_fan_out`
+            self._newest[topic] = max(self._newest[topic], kept.entries[-1].id, key=_order)
+        if not kept.complete:
+            logger.warning("messages on %r were lost while the broker was unreachable", topic)
+
+
+Replayed = tuple[Frame, str]  # a kept message's frame, built once for every subscriber, and id
+
+
+def _frames(entries: list[HistoryEntry]) -> list[Replayed]:
+    return [(to_frame(entry.data), entry.id) for entry in entries]
+
+
+def _order(message_id: str) -> tuple[int, int]:
+    return id_order(message_id) or (0, 0)
 
 
 class _Catcher:

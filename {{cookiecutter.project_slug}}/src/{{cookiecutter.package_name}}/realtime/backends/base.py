@@ -51,6 +51,8 @@ class Outgoing:
 
 # (topic, frame, message id or None, sender peer id or None)
 OnMessage = Callable[[str, Frame, str | None, str | None], None]
+# Called when the backend is subscribed again after losing its link.
+OnResume = Callable[[], None]
 
 # Ids are `<milliseconds>-<sequence>`, as Redis Streams number entries.
 _ID = re.compile(r"(\d{1,20})-(\d{1,20})")
@@ -69,10 +71,13 @@ class Backend(ABC):
     topic by another process, and never for this process's own. A message
     `append`ed to history is different: `on_message` gets it in every
     process, this one included, so that all see one order.
+
+    `on_resume` is called once a backend that lost its link to the others is
+    subscribed again: what they published meanwhile never reached this process.
     """
 
     @abstractmethod
-    async def connect(self, on_message: OnMessage) -> None: ...
+    async def connect(self, on_message: OnMessage, on_resume: OnResume | None = None) -> None: ...
 
     @abstractmethod
     async def disconnect(self) -> None: ...

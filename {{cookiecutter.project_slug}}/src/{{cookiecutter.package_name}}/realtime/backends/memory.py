@@ -12,7 +12,16 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from ..frames import Frame, to_frame
-from .base import Backend, HistoryEntry, Kept, OnMessage, Outgoing, Retention, id_order
+from .base import (
+    Backend,
+    HistoryEntry,
+    Kept,
+    OnMessage,
+    OnResume,
+    Outgoing,
+    Retention,
+    id_order,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +55,8 @@ class MemoryBackend(Backend):
         # Least recently appended first, so that topics nobody writes to any more expire.
         self._topics: OrderedDict[str, _Topic] = OrderedDict()
 
-    async def connect(self, on_message: OnMessage) -> None:
-        self._on_message = on_message
+    async def connect(self, on_message: OnMessage, on_resume: OnResume | None = None) -> None:
+        self._on_message = on_message  # one process: there is no link to lose
 
     async def disconnect(self) -> None:
         pass

@@ -44,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 import random
 import uuid
@@ -61,7 +62,16 @@ from redis.exceptions import NoScriptError, RedisError
 
 from ..frames import Frame, to_frame
 from ..presence import PresenceStore
-from .base import Backend, HistoryEntry, Kept, OnMessage, Outgoing, Retention, id_order
+from .base import (
+    Backend,
+    HistoryEntry,
+    Kept,
+    OnMessage,
+    OnResume,
+    Outgoing,
+    Retention,
+    id_order,
+)
 from .redis_presence import RedisPresence
 
 logger = logging.getLogger(__name__)
@@ -143,9 +153,11 @@ class RedisBackend(Backend):
         self._dropped = 0
         self._outbox: deque[tuple[bytes, bytes] | _Append] = deque()
         self._sender: asyncio.Task[None] | None = None
+        self._resuming: asyncio.Task[None] | None = None
 
-    async def connect(self, on_message: OnMessage) -> None:
+    async def connect(self, on_message: OnMessage, on_resume: OnResume | None = None) -> None:
         self._on_message = on_message
+        self._on_resume = on_resume
         # Redis-py would reconnect and resubscribe behind our back; errors must reach us instead.
         options: dict[str, Any] = dict(
             socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0)
@@ -156,7 +168,7 @@ class RedisBackend(Backend):
         self._publishing = asyncio.Lock()
         self._writing = asyncio.Lock()
         try:
-            pubsub = await self._open()
+            pubsub, _ = await self._open()
         except (RedisError, OSError) as exc:
             await self._publisher.aclose()
             await self._subscriber.aclose()
@@ -167,9 +179,11 @@ class RedisBackend(Backend):
         if self._sender is not None:
             with contextlib.suppress(Exception):  # it logs its own failures
                 await asyncio.wait_for(asyncio.shield(self._sender), TIMEOUT)
-        self._listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._listener
+        for task in (self._listener, self._resuming):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._publisher.aclose()
         await self._subscriber.aclose()
 
@@ -261,29 +275,33 @@ class RedisBackend(Backend):
         while self._outbox:
             batch = list(self._outbox)
             self._outbox.clear()
+            results: list[Any] = []
             try:
                 async with self._publishing:
                     results = await self._execute(batch)
-                    unknown: list[tuple[bytes, bytes] | _Append] = [
-                        item
-                        for item, result in zip(batch, results, strict=True)
-                        if isinstance(item, _Append) and isinstance(result, NoScriptError)
-                    ]
-                    if unknown:  # a Redis that restarted, or was never sent APPEND
-                        await self._publisher.script_load(APPEND)
-                        batch, results = unknown, await self._execute(unknown)
             except (RedisError, OSError) as exc:
                 logger.warning(
                     "dropped %d message(s): publishing to Redis failed: %s", len(batch), exc
                 )
-                results = [exc] * len(batch)
-            for item, result in zip(batch, results, strict=True):
-                if isinstance(item, _Append) and not item.done.done():
-                    item.done.set_result(result.decode() if isinstance(result, bytes) else None)
-                    if isinstance(result, Exception):
-                        logger.warning("dropped a message: keeping it in Redis failed: %s", result)
+            finally:  # whatever happened, no publisher waits for good
+                _settle(batch, results)
 
     async def _execute(self, batch: list[tuple[bytes, bytes] | _Append]) -> list[Any]:
+        """Write `batch` in one pipelined round trip; a result (or an error) per item."""
+        results = await self._pipeline(batch)
+        unknown = [
+            n
+            for n, (item, result) in enumerate(zip(batch, results, strict=True))
+            if isinstance(item, _Append) and isinstance(result, NoScriptError)
+        ]
+        if unknown:  # a Redis that restarted, or never had APPEND
+            await self._publisher.script_load(APPEND)
+            retried = await self._pipeline([batch[n] for n in unknown])
+            for n, result in zip(unknown, retried, strict=True):
+                results[n] = result
+        return results
+
+    async def _pipeline(self, batch: list[tuple[bytes, bytes] | _Append]) -> list[Any]:
         pipeline = self._publisher.pipeline(transaction=False)
         for item in batch:
             if isinstance(item, _Append):
@@ -293,8 +311,8 @@ class RedisBackend(Backend):
         results: list[Any] = await pipeline.execute(raise_on_error=False)
         return results
 
-    async def _open(self) -> PubSub:
-        """Connect a subscriber and subscribe to every wanted topic."""
+    async def _open(self) -> tuple[PubSub, list[asyncio.Future[None]]]:
+        """Connect a subscriber and subscribe to every wanted topic; the confirmations."""
         pubsub: PubSub = self._subscriber.pubsub()
         try:
             await pubsub.connect()  # type: ignore[no-untyped-call, unused-ignore]
@@ -302,11 +320,11 @@ class RedisBackend(Backend):
                 await self._publisher.connection_pool.disconnect()
             async with self._writing:
                 self._live = pubsub
-                await self._subscribe(pubsub, sorted(self._wanted))
+                confirmed = await self._subscribe(pubsub, sorted(self._wanted))
         except BaseException:
             await self._close(pubsub)
             raise
-        return pubsub
+        return pubsub, confirmed
 
     async def _subscribe(self, pubsub: PubSub, topics: list[str]) -> list[asyncio.Future[None]]:
         channels = [self.prefix + topic.encode() for topic in topics]
@@ -337,7 +355,7 @@ class RedisBackend(Backend):
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, RETRY_MAX)
             try:
-                pubsub = await self._open()
+                pubsub, confirmed = await self._open()
             except (RedisError, OSError) as exc:
                 logger.debug("Redis still unreachable: %s", exc)
                 continue
@@ -350,7 +368,16 @@ class RedisBackend(Backend):
                 self._dropped,
             )
             self._dropped = 0
+            self._resuming = asyncio.create_task(self._resume(confirmed), name="redis resume")
             return pubsub
+
+    async def _resume(self, confirmed: list[asyncio.Future[None]]) -> None:
+        """Once every topic is subscribed again, let the bus fetch what it missed meanwhile."""
+        if confirmed:
+            # Confirmed by the listener task, which goes on reading meanwhile.
+            await asyncio.wait(confirmed, timeout=TIMEOUT)
+        if self._on_resume is not None:
+            self._on_resume()
 
     async def _read(self, pubsub: PubSub) -> None:
         pinged = False
@@ -407,6 +434,16 @@ class RedisBackend(Backend):
         with contextlib.suppress(Exception):
             async with asyncio.timeout(TIMEOUT):
                 await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
+
+
+def _settle(batch: list[tuple[bytes, bytes] | _Append], results: list[Any]) -> None:
+    """Tell each APPEND's publisher its id, or None when Redis did not keep it."""
+    for item, result in itertools.zip_longest(batch, results):
+        if isinstance(item, _Append) and not item.done.done():
+            item.done.set_result(result.decode() if isinstance(result, bytes) else None)
+    errors = [result for result in results if isinstance(result, Exception)]
+    if errors:
+        logger.warning("dropped %d message(s): Redis refused them: %s", len(errors), errors[0])
 
 
 def _milliseconds(seconds: float) -> int:
