@@ -20,6 +20,7 @@ import httpx
 import pytest
 import redis
 import redis.asyncio
+from httpx_sse import connect_sse
 from websockets.sync.client import ClientConnection, connect
 
 from {{ cookiecutter.package_name }}.realtime.backends.redis_presence import BEATS_PER_TTL, RedisPresence
@@ -115,6 +116,21 @@ def test_memory_lists_this_server_peers_with_their_data(
     assert online(server, "nobody") == {}
 
 
+def test_sse_streams_follow_a_topic_without_being_in_its_presence(
+    server_factory: ServerFactory, join: Join
+) -> None:
+    server = server_factory(routes=TREE)
+    with (
+        httpx.Client(timeout=TIMEOUT) as http,
+        connect_sse(http, "GET", f"{server.url}/follow/room") as source,
+    ):
+        events = source.iter_sse()
+        assert next(events).event == "ready"
+        a = join(server)
+        assert json.loads(next(events).data) == {"joined": a.id}  # it hears the room
+        assert online(server) == {a.id: entry(a)}  # and is not in it
+
+
 def test_memory_clean_close_leaves_presence_before_the_close_hook_runs(
     server_factory: ServerFactory, join: Join
 ) -> None:
@@ -150,15 +166,28 @@ def presence_env(url: str, ttl: float = TTL) -> dict[str, str]:
     return {**redis_env(url), "PRESENCE_TTL": str(ttl)}
 
 
-def presence_keys(url: str, env: dict[str, str]) -> list[bytes]:
-    with redis.Redis.from_url(url) as admin:
+@pytest.fixture
+def env(redis_url: str) -> Iterator[dict[str, str]]:
+    """Servers' environment on the shared Redis; their prefix's keys are deleted afterwards.
+
+    Ask for it before `server_factory`, so that the servers have stopped by then.
+    """
+    env = presence_env(redis_url)
+    yield env
+    with redis.Redis.from_url(redis_url) as admin:
+        if keys := list(admin.scan_iter(match=env["PUBSUB_PREFIX"] + "*")):
+            admin.delete(*keys)
+
+
+def presence_keys(env: dict[str, str]) -> list[bytes]:
+    with redis.Redis.from_url(env["PUBSUB_URL"]) as admin:
         return sorted(admin.scan_iter(match=env["PUBSUB_PREFIX"] + "presence:*"))
 
 
-def origin_holding(url: str, env: dict[str, str], client: Client) -> bytes | None:
+def origin_holding(env: dict[str, str], client: Client) -> bytes | None:
     """The id of the process whose members in "room" (in Redis) include `client`."""
     keys = env["PUBSUB_PREFIX"].encode() + b"presence:"
-    with redis.Redis.from_url(url) as admin:
+    with redis.Redis.from_url(env["PUBSUB_URL"]) as admin:
         for origin in admin.smembers(keys + b"processes"):
             if admin.hexists(keys + b"members:" + origin + b":room", client.id):
                 return bytes(origin)
@@ -176,9 +205,8 @@ def until(check: Callable[[], bool], what: str, within: float) -> float:
 
 @pytest.mark.redis
 def test_two_servers_each_list_every_peer_of_both(
-    server_factory: ServerFactory, redis_url: str, join: Join
+    env: dict[str, str], server_factory: ServerFactory, join: Join
 ) -> None:
-    env = presence_env(redis_url)
     one, two = server_factory(routes=TREE, env=env), server_factory(routes=TREE, env=env)
     a, b, c = join(one, status="a"), join(two, status="b"), join(one)
     elsewhere = join(two, topic="elsewhere")
@@ -193,9 +221,8 @@ def test_two_servers_each_list_every_peer_of_both(
 
 @pytest.mark.redis
 def test_clean_close_leaves_every_server_view_before_the_close_hook_runs(
-    server_factory: ServerFactory, redis_url: str, join: Join
+    env: dict[str, str], server_factory: ServerFactory, join: Join
 ) -> None:
-    env = presence_env(redis_url)
     one, two = server_factory(routes=TREE, env=env), server_factory(routes=TREE, env=env)
     a, b = join(one), join(two)
     b.ws.close()
@@ -205,29 +232,27 @@ def test_clean_close_leaves_every_server_view_before_the_close_hook_runs(
 
 @pytest.mark.redis
 def test_clean_stop_withdraws_every_presence_key(
-    server_factory: ServerFactory, redis_url: str, join: Join
+    env: dict[str, str], server_factory: ServerFactory, join: Join
 ) -> None:
-    env = presence_env(redis_url)
     server = server_factory(routes=TREE, env=env)
     join(server)
     join(server, topic="elsewhere")
-    assert presence_keys(redis_url, env)
+    assert presence_keys(env)
     server.stop()  # uvicorn exits by the signal it handled, hence no exit code to check
-    assert presence_keys(redis_url, env) == []
+    assert presence_keys(env) == []
 
 
 @pytest.mark.redis
 def test_killed_server_drops_out_within_presence_ttl_and_is_swept(
-    server_factory: ServerFactory, redis_url: str, join: Join
+    env: dict[str, str], server_factory: ServerFactory, join: Join
 ) -> None:
-    env = presence_env(redis_url)
     one, two = server_factory(routes=TREE, env=env), server_factory(routes=TREE, env=env)
     a, b = join(one), join(two)
     # Waiting is what this checks: the heartbeat keeps a live server in, all along.
     deadline = time.monotonic() + TTL * 1.5
     while time.monotonic() < deadline:
         assert online(one) == online(two) == {a.id: entry(a), b.id: entry(b)}
-    dead = origin_holding(redis_url, env, b)
+    dead = origin_holding(env, b)
 
     two.stop(signal.SIGKILL)
     until(lambda: online(one) == {a.id: entry(a)}, "the killed server to drop out", TTL + SLACK)
@@ -235,21 +260,20 @@ def test_killed_server_drops_out_within_presence_ttl_and_is_swept(
     assert dead is not None
 
     def swept() -> bool:
-        return not any(dead in key for key in presence_keys(redis_url, env))
+        return not any(dead in key for key in presence_keys(env))
 
     until(swept, "the sweep", HEARTBEAT + SLACK)
-    assert origin_holding(redis_url, env, a) is not None
+    assert origin_holding(env, a) is not None
 
 
 @pytest.mark.redis
 def test_lost_presence_keys_are_written_again_within_one_heartbeat(
-    server_factory: ServerFactory, redis_url: str, join: Join
+    env: dict[str, str], server_factory: ServerFactory, join: Join
 ) -> None:
-    env = presence_env(redis_url)
     one, two = server_factory(routes=TREE, env=env), server_factory(routes=TREE, env=env)
     a, b = join(one), join(two)
-    with redis.Redis.from_url(redis_url) as admin:
-        admin.delete(*presence_keys(redis_url, env))  # as a FLUSHDB would
+    with redis.Redis.from_url(env["PUBSUB_URL"]) as admin:
+        admin.delete(*presence_keys(env))  # as a FLUSHDB would
     both = {a.id: entry(a), b.id: entry(b)}
     until(lambda: online(one) == online(two) == both, "presence again", HEARTBEAT + SLACK)
 
@@ -285,10 +309,11 @@ def test_redis_outage_and_return_leave_presence_correct_within_one_heartbeat(
 
 @pytest.mark.redis
 def test_silent_process_drops_out_when_its_alive_key_expires_before_any_sweep(
-    redis_url: str,
+    env: dict[str, str],
 ) -> None:
+    redis_url, prefix = env["PUBSUB_URL"], env["PUBSUB_PREFIX"]
+
     async def scenario() -> None:
-        prefix = redis_env("")["PUBSUB_PREFIX"]
         reader = RedisPresence(redis_url, prefix, ttl=30)  # its sweeps are 10 s apart
         silent = RedisPresence(redis_url, prefix, ttl=0.5)
         await Presence(reader).start()

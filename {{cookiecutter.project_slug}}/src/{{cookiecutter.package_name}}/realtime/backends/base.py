@@ -92,7 +92,10 @@ class Backend(ABC):
     async def publish(self, topic: str, frame: Frame) -> None: ...
 
     def presence_store(self, ttl: float) -> PresenceStore | None:
-        """What shares presence with other processes (`ttl`: the dead's grace); None: nothing."""
+        """The store that shares presence with other processes; None keeps it in this process.
+
+        `ttl` is how long a process that died without a word stays in others' presence.
+        """
         return None
 
     @abstractmethod

@@ -138,7 +138,7 @@ class RedisPresence(PresenceStore):
         members = []
         for alive, entries in zip(replies[::2], replies[1::2], strict=True):
             if alive:
-                members += [Member.decode(id.decode(), entry) for id, entry in entries.items()]
+                members += [Member.decode(key.decode(), entry) for key, entry in entries.items()]
         return members
 
     async def beat(self) -> None:
