@@ -25,6 +25,7 @@ OWNED: dict[str, tuple[str, ...]] = {
         "tests/test_ticker.py",
         "tests/test_feed.py",
         "tests/test_chat_properties.py",
+        "tests/test_asyncapi_samples.py",
         "tests/test_rooms.py",
     ),
     "include_demo_page": (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -51,7 +52,12 @@ def tree_document(tree_client: TestClient) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def samples_document() -> dict[str, Any]:
+def app_document() -> dict[str, Any]:
+    """The document of the project's own routes."""
+    return served_document()
+
+
+def served_document() -> dict[str, Any]:
     with TestClient(create_app(make_settings())) as client:
         document: dict[str, Any] = client.get("/asyncapi.json").json()
         return document
@@ -108,6 +114,15 @@ def test_path_parameters_are_declared(tree_document: dict[str, Any]) -> None:
     assert set(channel_at(tree_document, "/rooms/{room}")[1]["parameters"]) == {"room"}
     assert set(channel_at(tree_document, "/files/{path}")[1]["parameters"]) == {"path"}
     assert "parameters" not in channel_at(tree_document, "/numbers")[1]
+
+
+def test_a_channel_is_described_by_its_route_files_docstring(
+    tree_document: dict[str, Any],
+) -> None:
+    _, rooms = channel_at(tree_document, "/rooms/{room}")
+    assert rooms["description"] == (
+        "Typed both ways, with a path parameter.\n\nWebSocket, served by routes/rooms/[room].py"
+    )
 
 
 def test_websocket_channels_have_the_ws_binding_and_sse_ones_do_not(
@@ -197,24 +212,29 @@ def test_a_catch_all_route_does_not_shadow_the_document(tree_client: TestClient)
     assert tree_client.get("/asyncapi.json").json()["asyncapi"] == "3.0.0"
 
 
-def test_the_samples_are_typed(samples_document: dict[str, Any]) -> None:
-    chat, _ = channel_at(samples_document, "/api/ws/chat")
-    sent = payload(samples_document, operations_of(samples_document, chat)["send"])
-    assert sent["required"] == ["user", "message"]
-    ticker, _ = channel_at(samples_document, "/api/sse")
-    tick = payload(samples_document, operations_of(samples_document, ticker)["send"])
-    assert set(tick["properties"]) == {"count", "time"}
-    channel_at(samples_document, "/api/chat/feed")  # push-style SSE is a channel too
+def test_the_page_shows_each_operation_and_schema_and_loads_nothing(
+    tree_client: TestClient,
+) -> None:
+    response = tree_client.get("/asyncapi")
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "<code>/rooms/{room}</code>" in page
+    assert 'Clients send <a href="#Say">Say</a>' in page
+    assert 'The server sends <a href="#Said">Said</a>' in page
+    assert '<h3 id="Said">' in page
+    assert "&lt;b&gt;a docstring is text&lt;/b&gt;" in page
+    assert "<b>" not in page
+    assert not re.search(r"(src|href)=[\"']?(https?:)?//", page)  # nothing from elsewhere
 
 
 def test_the_command_prints_the_served_document(
-    samples_document: dict[str, Any], tmp_path: Path
+    app_document: dict[str, Any], tmp_path: Path
 ) -> None:
     result = subprocess.run(
         [sys.executable, "-m", PACKAGE, "asyncapi"],
         cwd=tmp_path, capture_output=True, text=True, timeout=30, check=True,
     )  # fmt: skip
-    assert json.loads(result.stdout) == samples_document
+    assert json.loads(result.stdout) == app_document
 
 
 def test_route_table_shows_what_routes_receive_and_send() -> None:
@@ -227,6 +247,11 @@ def test_route_table_shows_what_routes_receive_and_send() -> None:
     assert rows["/files/{path:path}"].endswith("receives Message, sends bytes")
     assert rows["/ticks"].endswith("sends Point")
     assert rows["/feed"].split()[2] == "sse"
+    assert rows["/answer"].split()[:3] == [
+        "POST",
+        "/answer",
+        "http",
+    ]  # streams, but not to EventSource
 
 
 def test_sse_generators_send_each_model_as_one_json_event(tree_client: TestClient) -> None:
@@ -266,7 +291,7 @@ def asyncapi_parser() -> Path:
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("which", ["samples", "tree"])
+@pytest.mark.parametrize("which", ["app", "tree"])
 def test_the_official_parser_accepts_the_document(
     asyncapi_parser: Path,
     which: str,

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from .realtime import AbortMiddleware, Bus, Hub, backend_from_url, load_routes, mount
-from .realtime.asyncapi import asyncapi_document
+from .realtime.asyncapi import asyncapi_document, asyncapi_page
 from .settings import Settings
 
 HERE = Path(__file__).parent
@@ -34,8 +34,11 @@ def create_app(settings: Settings | None = None, routes: Path = ROUTES) -> FastA
     # Route modules are named after their files, under the package that holds them.
     package = f"{__package__}.routes" if routes == ROUTES else f"{routes.name}_routes"
     found = load_routes(routes, package)
-    # Before the route files' routes, so that none of them (a catch-all) shadows it.
+    # Before the route files' routes, so that none of them (a catch-all) shadows them.
     app.add_api_route("/asyncapi.json", lambda: asyncapi(app), include_in_schema=False)
+    app.add_api_route(
+        "/asyncapi", lambda: HTMLResponse(asyncapi_page(asyncapi(app))), include_in_schema=False
+    )
     app.state.routes = found
     mount(app, found)
     if STATIC.is_dir():

@@ -10,6 +10,8 @@ that library's `Schema` knows only part of JSON Schema and would drop the rest.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Iterable
 from typing import Any, Literal
@@ -77,6 +79,42 @@ def asyncapi_document(routes: Iterable[Route], *, title: str, version: str) -> d
     return document
 
 
+def asyncapi_page(document: dict[str, Any]) -> str:
+    """The document as a small HTML page that needs nothing from elsewhere."""
+    e = html.escape
+    title = e(document["info"]["title"])
+    parts = [
+        f"<!doctype html><meta charset=utf-8><title>{title}: AsyncAPI</title>{PAGE_STYLE}"
+        f"<h1>{title}</h1><p>AsyncAPI {e(document['asyncapi'])}, as "
+        "<a href=asyncapi.json>asyncapi.json</a></p>"
+    ]
+    operations = list(document.get("operations", {}).values())
+    for channel_id, channel in document.get("channels", {}).items():
+        parts.append(
+            f"<h2><code>{e(channel['address'])}</code></h2><p>{e(channel['description'])}</p>"
+        )
+        for operation in operations:
+            if operation["channel"]["$ref"] != f"#/channels/{channel_id}":
+                continue
+            message = channel["messages"][operation["messages"][0]["$ref"].rpartition("/")[2]]
+            schema = message["payload"]["$ref"].rpartition("/")[2]
+            who = "Clients send" if operation["action"] == "receive" else "The server sends"
+            parts.append(
+                f'<p>{who} <a href="#{e(schema)}">{e(message["name"])}</a> '
+                f"({e(message.get('contentType', 'any content'))})</p>"
+            )
+    for name, schema in document.get("components", {}).get("schemas", {}).items():
+        shown = e(json.dumps(schema, indent=2))
+        parts.append(f'<h3 id="{e(name)}">{e(name)}</h3><pre>{shown}</pre>')
+    return "\n".join(parts)
+
+
+PAGE_STYLE = (
+    "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:50rem;margin:2rem auto;"
+    "padding:0 1rem}pre{background:#f4f4f4;padding:1rem;overflow:auto}</style>"
+)
+
+
 def _channel_ids(routes: list[Route]) -> list[tuple[Route, str]]:
     """Each route with a channel id made of its path, unique in the document."""
     taken: set[str] = set()
@@ -100,10 +138,11 @@ def _channel(route: Route) -> Channel:
     }
     websocket = route.kind == "websocket"
     served = f"served by routes/{route.source.file}"
+    kind = f"WebSocket, {served}" if websocket else f"Server-Sent Events (GET), {served}"
     return Channel(
         address=_PATH_PARAMETER.sub(r"{\1}", path),
         title=path,
-        description=f"WebSocket, {served}" if websocket else f"Server-Sent Events (GET), {served}",
+        description=f"{route.doc}\n\n{kind}" if route.doc else kind,
         parameters=parameters or None,
         messages={},
         bindings=WS_BINDINGS if websocket else None,

@@ -74,6 +74,7 @@ class Route:
     source: RouteFile
     kind: str  # "websocket", "sse" or "http"
     handler: Any
+    doc: str | None = None  # the route file's docstring
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -206,7 +207,10 @@ def _load(directory: Path, source: RouteFile, package: str) -> Route:
         raise RouteError(f"{source.file}: defines no `handler`")
     if isinstance(handler, WebSocketHandler):
         kind = "websocket"
-    elif inspect.isasyncgenfunction(handler) or _returns(handler, EventSourceResponse):
+    elif inspect.isasyncgenfunction(handler) or (
+        # h3's push style; under another method (a POST that streams) it stays an HTTP route
+        source.method in (None, "GET") and _returns(handler, EventSourceResponse)
+    ):
         kind = "sse"
     elif callable(handler):
         kind = "http"
@@ -217,7 +221,7 @@ def _load(directory: Path, source: RouteFile, package: str) -> Route:
         )
     if kind != "http" and source.method not in (None, "GET" if kind == "sse" else None):
         raise RouteError(f"{source.file}: a {kind} route cannot take the .{source.method} suffix")
-    return Route(source, kind, handler)
+    return Route(source, kind, handler, inspect.getdoc(module))
 
 
 def _import(path: Path, name: str, file: PurePosixPath) -> ModuleType:

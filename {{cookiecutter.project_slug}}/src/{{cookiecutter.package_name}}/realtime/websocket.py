@@ -212,7 +212,8 @@ def message_type(hook: Callable[..., Any]) -> Any:
     try:
         parameters = list(inspect.signature(hook, eval_str=True).parameters.values())
     except NameError as exc:
-        raise TypeError(f"{hook.__qualname__}: cannot resolve its annotations: {exc}") from exc
+        name = getattr(hook, "__qualname__", repr(hook))
+        raise TypeError(f"{name}: cannot resolve its annotations: {exc}") from exc
     if len(parameters) < 2:
         return None
     annotation = parameters[1].annotation

@@ -24,5 +24,7 @@ class Said(BaseModel):
 
 
 class Point(BaseModel):
+    """A point; <b>a docstring is text</b>, never markup."""
+
     x: int
     y: int
