@@ -16,6 +16,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from .conftest import Server, ServerFactory
+from .test_asyncapi import channel_at, operations_of, payload, resolve, served_document
 from .test_scale_out import redis_env
 
 pytestmark = pytest.mark.timeout(30)
@@ -97,6 +98,24 @@ def talk(speaker: Visitor, count: int, prefix: str = "m") -> list[dict[str, Any]
     for text in texts:
         speaker.say(text)
     return [speaker.said(speaker, text) for text in texts]
+
+
+def test_the_asyncapi_document_says_what_a_room_receives_and_sends() -> None:
+    document = served_document()
+    channel, described = channel_at(document, "/api/ws/rooms/{room}")
+    assert set(described["parameters"]) == {"room"}
+    operations = operations_of(document, channel)
+    received = payload(document, operations["receive"])
+    text = received["properties"]["text"]
+    assert (text["type"], text["minLength"], text["maxLength"]) == ("string", 1, 2000)
+    assert received["required"] == ["text"] and received["additionalProperties"] is False
+    sent = payload(document, operations["send"])
+    kinds = [resolve(document, frame["$ref"])["properties"]["type"] for frame in sent["anyOf"]]
+    assert [kind.get("const") or kind["enum"] for kind in kinds] == [
+        "message",
+        ["join", "leave"],
+        "gap",
+    ]
 
 
 @pytest.mark.parametrize("query", ["", "?name=", f"?name={'x' * 33}"], ids=["none", "empty", "33"])
