@@ -70,10 +70,11 @@ class Peer:
         """Follow `topic`: first the kept messages after `since` (or the newest `last`), then live.
 
         False when history no longer reached back to `since`; what it keeps is sent anyway.
+        `presence` is this peer's data in the topic's presence (the presence feature's).
         """
         if self.closing:
             return False
-        return await self._subscriptions.add(topic, since=since, last=last, presence=presence)
+        return await self._subscriptions.add(topic, since=since, last=last)
 
     async def unsubscribe(self, topic: str) -> None:
         await self._subscriptions.remove(topic)
