@@ -265,15 +265,8 @@ class Subscriptions:
         self._bus = bus
         self._subscriber = subscriber
 
-    async def add(
-        self,
-        topic: str,
-        *,
-        since: str | None = None,
-        last: int = 0,
-        presence: dict[str, Any] | None = None,
-    ) -> bool:
-        """Follow `topic` (see `Bus.subscribe`); `presence` is what this subscriber shows there."""
+    async def add(self, topic: str, *, since: str | None = None, last: int = 0) -> bool:
+        """Follow `topic`, replaying from `since` or the newest `last` (see `Bus.subscribe`)."""
         if topic in self.topics:
             return True
         self.topics.add(topic)
