@@ -20,7 +20,9 @@ STATIC = HERE / "static"
 
 def create_hub(settings: Settings) -> Hub:
     backend = backend_from_url(settings.pubsub_url, settings.pubsub_prefix)
-    return Hub(Bus(backend), settings.limits())
+    limits = settings.limits()
+    bus = Bus(backend, history_size=limits.history_size, history_ttl=limits.history_ttl)
+    return Hub(bus, limits)
 
 
 def create_app(settings: Settings | None = None, routes: Path = ROUTES) -> FastAPI:

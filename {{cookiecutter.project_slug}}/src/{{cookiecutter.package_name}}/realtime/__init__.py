@@ -1,8 +1,9 @@
 """A small real-time framework: file routes, crossws-style WebSockets, SSE, pub/sub."""
 
 from .backends import backend_from_url
+from .backends.base import HistoryEntry
 from .bus import Bus
-from .hub import Hub, peers, presence, publish
+from .hub import Hub, history, peers, presence, publish
 from .limits import Limits
 from .peer import Peer
 from .presence import Member
@@ -21,6 +22,7 @@ __all__ = [
     "Accept",
     "Bus",
     "EventStream",
+    "HistoryEntry",
     "Hub",
     "Limits",
     "Member",
@@ -33,6 +35,7 @@ __all__ = [
     "backend_from_url",
     "create_event_stream",
     "define_websocket_handler",
+    "history",
     "load_routes",
     "mount",
     "peers",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import HTTPConnection
 
+from .backends.base import HistoryEntry
 from .bus import Bus
 from .limits import Limits
 from .presence import Member, Presence
@@ -88,19 +89,31 @@ def current_hub() -> Hub:
     return _current
 
 
-async def publish(topic: str, data: Any) -> None:
-    """Publish from server code (an HTTP route, a background task) to every subscriber."""
-    await current_hub().bus.publish(topic, data)
+async def publish(topic: str, data: Any, *, id_field: str | None = None) -> str | None:
+    """Publish from server code (an HTTP route, a background task) to every subscriber.
+
+    Returns the message's id (None without history, or while the broker is unreachable);
+    with `id_field`, `data` (a dict or a model) carries its own id under that key.
+    """
+    return await current_hub().bus.publish(topic, data, id_field=id_field)
 
 
-def peers(namespace: str | None = None) -> frozenset[Peer]:
-    """The open peers of this process: all of them, or those of one namespace."""
-    return current_hub().peers(namespace)
+async def history(
+    topic: str, since: str | None = None, limit: int | None = None
+) -> list[HistoryEntry]:
+    """The kept messages of `topic` after `since` (all when None), oldest first; the newest
+    `limit` of those when given."""
+    return (await current_hub().bus.history(topic, since, limit)).entries
 
 
 async def presence(topic: str) -> list[Member]:
     """The WebSocket peers subscribed to `topic` in every process that shares the PUBSUB_URL."""
     return await current_hub().presence.members(topic)
+
+
+def peers(namespace: str | None = None) -> frozenset[Peer]:
+    """The open peers of this process: all of them, or those of one namespace."""
+    return current_hub().peers(namespace)
 
 
 def _on_shutdown_signal(callback: Callable[[], None]) -> Callable[[], None]:

@@ -69,19 +69,31 @@ class Peer:
     async def send(self, data: Any) -> None:
         self.deliver(to_frame(data))
 
-    async def publish(self, topic: str, data: Any) -> None:
-        """Send to every subscriber of `topic` but this peer."""
-        await self._hub.bus.publish(topic, data, sender=self)
+    async def publish(self, topic: str, data: Any, *, id_field: str | None = None) -> str | None:
+        """Send to every subscriber of `topic` but this peer; returns the message id, if kept."""
+        return await self._hub.bus.publish(topic, data, sender=self, id_field=id_field)
 
-    async def subscribe(self, topic: str, *, presence: Mapping[str, Any] | None = None) -> None:
-        """Follow `topic`; `presence` is this peer's data in `presence(topic)` (default {})."""
+    async def subscribe(
+        self,
+        topic: str,
+        *,
+        since: str | None = None,
+        last: int = 0,
+        presence: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Follow `topic`: first the kept messages after `since` (or the newest `last`), then live.
+
+        False when history no longer reached back to `since`; what it keeps is sent anyway.
+        `presence` is this peer's data in `presence(topic)` (default {}).
+        """
         entry = member(self.id, str(self), presence)  # bad data raises before anything changes
         if self.closing:
-            return
-        await self._subscriptions.add(topic)
+            return False
+        complete = await self._subscriptions.add(topic, since=since, last=last)
         await self._hub.presence.join(topic, entry)
         if topic not in self._subscriptions.topics:  # unsubscribed or finished meanwhile
             await self._hub.presence.leave(self.id, [topic])
+        return complete
 
     async def unsubscribe(self, topic: str) -> None:
         await self._hub.presence.leave(self.id, [topic])
@@ -97,7 +109,7 @@ class Peer:
         except asyncio.QueueFull:
             self.terminate(code, reason)
 
-    def deliver(self, frame: Frame) -> None:
+    def deliver(self, frame: Frame, message_id: str | None = None) -> None:
         if self.closing:
             return
         try:
