@@ -71,6 +71,7 @@ class Peer:
 
         False when history no longer reached back to `since`; what it keeps is sent anyway.
         `presence` is this peer's data in the topic's presence (the presence feature's).
+        A topic the peer follows already is left as it is, and True.
         """
         if self.closing:
             return False
