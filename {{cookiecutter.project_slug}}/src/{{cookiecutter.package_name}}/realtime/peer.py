@@ -84,7 +84,8 @@ class Peer:
         """Follow `topic`: first the kept messages after `since` (or the newest `last`), then live.
 
         False when history no longer reached back to `since`; what it keeps is sent anyway.
-        `presence` is this peer's data in `presence(topic)` (default {}).
+        `presence` is this peer's data in `presence(topic)` (default {}). A topic the peer
+        follows already gets no replay and True; its presence data is replaced.
         """
         entry = member(self.id, str(self), presence)  # bad data raises before anything changes
         if self.closing:
