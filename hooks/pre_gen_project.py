@@ -94,8 +94,7 @@ def first_error(answers: dict[str, object]) -> str | None:
             return f"ERROR: {name} {value!r} {rule}"
         # Name the answer the user typed: a derived value they never saw is no help alone.
         return (
-            f"ERROR: {source} {answers[source]!r} gives {name} {value!r}, which {rule}; "
-            f"change {source} or set {name}"
+            f"ERROR: {source} {answers[source]!r} gives {name} {value!r}, which {rule}; change {source} or set {name}"
         )
     return None
 
