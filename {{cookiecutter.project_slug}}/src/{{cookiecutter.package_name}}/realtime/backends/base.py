@@ -31,3 +31,8 @@ class Backend(ABC):
 
     @abstractmethod
     async def publish(self, topic: str, frame: Frame) -> None: ...
+
+    @property
+    def reachable(self) -> bool:
+        """Whether other processes can be reached now (for the health check)."""
+        return True
