@@ -146,6 +146,29 @@ def leftover_jinja(project: Path) -> list[str]:
     return found
 
 
+NOT_TEMPLATE = shutil.ignore_patterns(".git", ".venv", "build", "test-output", "__pycache__", ".*_cache")
+
+
+def git(*args: str, cwd: Path) -> str:
+    """Run git as a test user; return what it printed."""
+    return subprocess.run(
+        ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def template_repo(work: Path) -> Path:
+    """A git repository at work of the template's working tree as it is now, committed or not."""
+    shutil.copytree(TEMPLATE, work, ignore=NOT_TEMPLATE)
+    git("init", "--quiet", cwd=work)
+    git("add", "--all", cwd=work)
+    git("commit", "--quiet", "--message", "template", cwd=work)
+    return work
+
+
 def _has_uv(folder: str) -> bool:
     return bool(folder) and os.access(Path(folder, "uv"), os.X_OK)
 
