@@ -63,8 +63,9 @@ def next_steps(slug: str, port: str) -> str:
         (f"cd {slug}", ""),
         ("make dev", f"serve on http://127.0.0.1:{port} with reload"),
         ("make test", "run the tests"),
+        ("docker compose up --build", "2 workers and Redis in containers (make lock first)"),
     ]
-    width = max(len(command) for command, _ in steps)
+    width = max(len(command) for command, what in steps if what)
     lines = [f"    {command:<{width}}  # {what}" if what else f"    {command}" for command, what in steps]
     return f"\nCreated {slug}. Next steps:\n\n" + "\n".join(lines) + "\n"
 

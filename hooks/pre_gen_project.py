@@ -18,6 +18,10 @@ from collections.abc import Callable
 ANSWERS: dict[str, object] = json.loads({{cookiecutter | tojson | tojson}})  # noqa: F821
 
 SLUG = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+# Import lines such as `from <package_name>.realtime import ...` must stay within the
+# generated project's 100 columns, or a fresh bake fails its own `make lint`.
+# cookiecutter.json cuts the derived default to this length too.
+PACKAGE_NAME_MAX = 30
 # sys.stdlib_module_names leaves out the standard library's own `test` package.
 STDLIB = frozenset(sys.stdlib_module_names) | {"test"}
 # Import names of the generated project's dependencies: a package named like one would hide it.
@@ -56,6 +60,11 @@ RULES: tuple[Rule, ...] = (
         is_identifier,
         "must be a Python identifier: ASCII letters, digits and '_', not starting with a digit (e.g. realtime_app)",
     ),
+    (
+        "package_name",
+        lambda v: len(str(v)) <= PACKAGE_NAME_MAX,
+        f"is longer than {PACKAGE_NAME_MAX} characters",
+    ),
     ("package_name", lambda v: not keyword.iskeyword(str(v)), "is a Python keyword"),
     ("package_name", lambda v: str(v) not in STDLIB, "shadows a standard-library module"),
     # The project's tests/ is a package too: one of the two would hide the other.
@@ -74,10 +83,15 @@ def slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", re.sub("['\u2019]", "", ascii_name.lower())).strip("-")
 
 
+def package_name(slug: str) -> str:
+    """cookiecutter.json's default package name for this slug."""
+    return slug.replace("-", "_")[:PACKAGE_NAME_MAX].strip("_")
+
+
 def typed_as(name: str, answers: dict[str, object]) -> str:
     """The answer the user gave that `name`'s value was derived from (itself if none)."""
     value = answers.get(name)
-    if name == "package_name" and value == str(answers.get("project_slug")).replace("-", "_"):
+    if name == "package_name" and value == package_name(str(answers.get("project_slug"))):
         return typed_as("project_slug", answers)
     if name == "project_slug" and value == slugify(str(answers.get("project_name"))):
         return "project_name"

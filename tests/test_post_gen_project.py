@@ -82,7 +82,7 @@ def test_combination_holds_exactly_its_files(baked: Bake, backend: str, examples
 
 
 def test_next_steps_line_up(bake: Bake, capfd: pytest.CaptureFixture[str]) -> None:
-    bake(project_slug="a-rather-long-project-folder-name")
+    bake(project_slug="a-rather-long-project-folder-name-past-thirty-characters")
     steps = [line for line in capfd.readouterr().out.splitlines() if "#" in line]
     assert len(steps) >= 2, steps
     assert len({line.index("#") for line in steps}) == 1, "\n".join(steps)

@@ -39,6 +39,7 @@ BAD_ANSWERS: list[tuple[dict[str, str], str]] = [
         "ERROR: project_slug 'json' gives package_name 'json', which shadows a standard-library module; "
         "change project_slug or set package_name",
     ),
+    ({"package_name": "a" * 31}, f"ERROR: package_name '{'a' * 31}' is longer than 30 characters"),
     ({"package_name": "class"}, "ERROR: package_name 'class' is a Python keyword"),
     ({"package_name": "json"}, "ERROR: package_name 'json' shadows a standard-library module"),
     ({"package_name": "asyncio"}, "ERROR: package_name 'asyncio' shadows a standard-library module"),
@@ -98,6 +99,7 @@ def test_bad_choice_is_refused_by_cookiecutter(
     [
         {"project_slug": "a1-b2", "package_name": "a1_b2"},
         {"project_slug": "x", "package_name": "_x"},
+        {"package_name": "a" * 30},
         {"port": "1"},
         {"port": "65535"},
         {"pubsub_backend": "redis", "include_examples": "no", "include_demo_page": "false"},
@@ -105,3 +107,9 @@ def test_bad_choice_is_refused_by_cookiecutter(
 )
 def test_edge_answer_is_accepted(bake: Bake, answers: dict[str, str]) -> None:
     assert bake(**answers).is_dir()
+
+
+def test_a_long_name_gives_a_package_name_cut_to_30_characters(bake: Bake) -> None:
+    project = bake(project_name="A Rather Long Name For A Chat Service")
+    assert project.name == "a-rather-long-name-for-a-chat-service"
+    assert (project / "src" / "a_rather_long_name_for_a_chat").is_dir()
