@@ -60,12 +60,19 @@ def main() -> None:
     if routes.is_dir():
         remove_empty_dirs(routes)
 
-    slug = ANSWERS["project_slug"]
-    print(
-        f"\nCreated {slug}. Next steps:\n\n"
-        f"    cd {slug} && make dev    # serve on http://127.0.0.1:{ANSWERS['port']} with reload\n"
-        "    make test                # run the tests\n"
-    )
+    print(next_steps(str(ANSWERS["project_slug"]), str(ANSWERS["port"])))
+
+
+def next_steps(slug: str, port: str) -> str:
+    steps = [
+        (f"cd {slug}", ""),
+        ("make dev", f"serve on http://127.0.0.1:{port} with reload"),
+        ("make test", "run the tests"),
+        ("docker compose up --build", "2 workers and Redis in containers (make lock first)"),
+    ]
+    width = max(len(command) for command, what in steps if what)
+    lines = [f"    {command:<{width}}  # {what}" if what else f"    {command}" for command, what in steps]
+    return f"\nCreated {slug}. Next steps:\n\n" + "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ def run_server(
         target = app.create_app(settings)  # route files run once, in this process
     else:
         # Fail before uvicorn's processes do, with the file's name rather than a traceback.
-        load_routes(ROUTES, f"{__package__}.routes")
+        app.create_app(settings)
         target = f"{__package__}.app:create_app"
     # uvicorn configures its own loggers; ours (realtime's warnings included) share its handler.
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)

@@ -110,7 +110,9 @@ def load_routes(directory: Path, package: str) -> list[Route]:
 
 
 def mount(app: FastAPI, routes: Iterable[Route]) -> None:
+    """Register `routes` on `app`; a file at a path the app already serves is an error."""
     routes = list(routes)
+    _refuse_served(app, routes)
     for route in routes:
         path, name = route.source.path, str(route.source.file)
         if route.kind == "websocket":
@@ -287,6 +289,18 @@ def _event_data_type(generator_function: Any) -> Any:
     if item is str or (isinstance(item, type) and issubclass(item, BaseModel)):
         return item
     return None
+
+
+def _refuse_served(app: FastAPI, routes: list[Route]) -> None:
+    # Routes the app registered before the files (built-ins such as /healthz, FastAPI's /docs).
+    served = {getattr(r, "path", None): getattr(r, "name", "") for r in app.router.routes}
+    for route in routes:
+        name = served.get(route.source.path)
+        if name is not None:
+            raise RouteError(
+                f"routes/{route.source.file} claims {route.source.path}, which the app serves "
+                f"itself ({name}): move the file"
+            )
 
 
 def _sse_endpoint(generator_function: Any) -> Any:

@@ -108,3 +108,8 @@ class Backend(ABC):
         self, topic: str, since: str | None, limit: int | None, retention: Retention
     ) -> Kept:
         """The kept messages after `since` (all when None), oldest first, the newest `limit`."""
+
+    @property
+    def reachable(self) -> bool:
+        """Whether other processes can be reached now (for the health check)."""
+        return True

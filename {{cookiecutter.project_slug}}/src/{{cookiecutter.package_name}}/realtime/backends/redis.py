@@ -207,6 +207,10 @@ class RedisBackend(Backend):
                 with contextlib.suppress(RedisError, OSError):
                     await self._live.unsubscribe(self.prefix + topic.encode())
 
+    @property
+    def reachable(self) -> bool:
+        return self._live is not None  # the subscriber link: dropped on error, set on reconnection
+
     async def publish(self, topic: str, frame: Frame) -> None:
         if not self._can_send(topic):
             return
