@@ -51,6 +51,8 @@ bench: $(VENV)/.installed  ## Bake the defaults into build/bench and benchmark t
 	$(BIN)/cookiecutter . --no-input --output-dir $(BENCH)
 	PATH="$(BIN):$$PATH" $(MAKE) -C $(BENCH)/realtime-app install
 	$(BENCH)/realtime-app/.venv/bin/python bench/run.py $(BENCH_ARGS)
+	$(BENCH)/realtime-app/.venv/bin/python bench/history.py
+	$(BENCH)/realtime-app/.venv/bin/python bench/presence.py --ttl 3
 
 clean:  ## Remove .venv, build/ and test output
 	rm -rf $(VENV) build test-output
