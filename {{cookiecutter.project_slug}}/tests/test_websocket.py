@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
 from starlette.types import Message
@@ -15,12 +17,12 @@ from starlette.types import Message
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.realtime import Bus, Hub, Limits, Peer
 from {{ cookiecutter.package_name }}.realtime.backends import MemoryBackend
+from {{ cookiecutter.package_name }}.realtime.hub import current_hub
 
-from .conftest import make_settings
+from .conftest import RECEIVE_TIMEOUT, make_settings
 
 WS_TREE = Path(__file__).parent / "route_trees" / "ws"
-# TestClient's receive cannot time out: pytest-timeout bounds every test instead.
-pytestmark = pytest.mark.timeout(10)
+pytestmark = pytest.mark.timeout(3 * RECEIVE_TIMEOUT)
 
 
 @pytest.fixture
@@ -124,6 +126,48 @@ def test_server_code_publishes_to_the_room(ws_client: TestClient) -> None:
     with ws_client.websocket_connect("/room") as a:
         assert ws_client.post("/announce", params={"text": "hello"}).status_code == 200
         assert a.receive_json() == {"announcement": "hello"}
+
+
+def test_publish_reaches_its_own_app_with_two_apps_in_one_process(ws_client: TestClient) -> None:
+    """Server code publishes on the bus of the app serving it, whichever started or stopped last."""
+    with ws_client.websocket_connect("/room") as a:
+        with (
+            TestClient(create_app(make_settings(), routes=WS_TREE)) as other,
+            other.websocket_connect("/room") as b,
+        ):
+            assert ws_client.post("/announce", params={"text": "first"}).status_code == 200
+            assert other.post("/announce", params={"text": "second"}).status_code == 200
+            assert a.receive_json() == {"announcement": "first"}
+            assert b.receive_json() == {"announcement": "second"}
+        assert ws_client.post("/announce", params={"text": "third"}).status_code == 200
+        assert a.receive_json() == {"announcement": "third"}
+
+
+def test_a_task_started_in_the_lifespan_sees_its_apps_hub() -> None:
+    app = create_app(make_settings(), routes=WS_TREE)
+    seen: list[Hub] = []
+    lifespan = app.router.lifespan_context
+
+    async def background() -> None:
+        await asyncio.sleep(0)  # runs after start-up, as a real background task would
+        seen.append(current_hub())
+
+    @asynccontextmanager
+    async def with_task(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            task = asyncio.create_task(background())
+            yield
+            await task
+
+    app.router.lifespan_context = with_task
+    with TestClient(app) as client:
+        assert client.get("/docs").status_code == 200
+    assert seen == [app.state.hub]
+
+
+def test_current_hub_outside_an_app_says_where_it_works() -> None:
+    with pytest.raises(RuntimeError, match="no app is serving this code"):
+        current_hub()
 
 
 def test_closing_unsubscribes_and_forgets_the_peer(ws_client: TestClient) -> None:

@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from .realtime import AbortMiddleware, Bus, Hub, backend_from_url, load_routes, mount
+from .realtime.hub import CurrentHubMiddleware
 from .settings import Settings
 
 HERE = Path(__file__).parent
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None, routes: Path = ROUTES) -> FastA
     app = FastAPI(title=settings.app_name, lifespan=lambda _: hub.running())
     app.state.hub = hub
     app.add_middleware(AbortMiddleware)
+    app.add_middleware(CurrentHubMiddleware, hub=hub)
     # Route modules are named after their files, under the package that holds them.
     package = f"{__package__}.routes" if routes == ROUTES else f"{routes.name}_routes"
     mount(app, load_routes(routes, package))

@@ -7,10 +7,12 @@ import signal
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from types import FrameType
 from typing import Any, Protocol
 
 from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .bus import Bus
 from .limits import Limits
@@ -32,16 +34,13 @@ class Hub:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Run for the app's lifespan: start the bus, and end every connection on shutdown."""
-        global _current
         await self.bus.start()
-        _current = self
         restore = _on_shutdown_signal(self.shut_down)
         try:
             yield
         finally:
             restore()
             self.shut_down()
-            _current = None
             await self.bus.stop()
 
     def shut_down(self) -> None:
@@ -50,7 +49,28 @@ class Hub:
             connection.shut_down()
 
 
-_current: Hub | None = None
+# The hub of the app whose ASGI call (a connection's, or the lifespan's) runs this code.
+# A context variable, not a global: two apps in one process each see their own.
+_current: ContextVar[Hub] = ContextVar("current_hub")
+
+
+class CurrentHubMiddleware:
+    """Makes `hub` the current hub for every call the app serves, its lifespan included.
+
+    Tasks copy the context they start in, so a task started from a request, a
+    hook or the lifespan keeps seeing this app's hub.
+    """
+
+    def __init__(self, app: ASGIApp, hub: Hub) -> None:
+        self.app = app
+        self.hub = hub
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _current.set(self.hub)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _current.reset(token)
 
 
 def hub_of(connection: HTTPConnection) -> Hub:
@@ -60,9 +80,13 @@ def hub_of(connection: HTTPConnection) -> Hub:
 
 def current_hub() -> Hub:
     """The hub of the app serving this code, for the server-side functions below."""
-    if _current is None:
-        raise RuntimeError("publish() needs a running app (inside its lifespan)")
-    return _current
+    try:
+        return _current.get()
+    except LookupError:
+        raise RuntimeError(
+            "no app is serving this code: publish() and the other server-side functions work "
+            "in a route, a hook, or a task started from one or from the app's lifespan"
+        ) from None
 
 
 async def publish(topic: str, data: Any) -> None:
