@@ -8,13 +8,17 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from websockets.sync.client import connect
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.realtime import RouteError, load_routes
 from {{ cookiecutter.package_name }}.realtime.routing import format_table, parse_route_file
 from {{ cookiecutter.package_name }}.settings import Settings
+
+from .conftest import ServerFactory
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 
@@ -134,6 +138,22 @@ def test_websocket_params_and_426(basic: TestClient) -> None:
     assert response.headers["upgrade"] == "websocket"
 
 
+def test_a_catch_all_cannot_shadow_the_426_of_a_websocket_route(
+    tmp_path: Path, server_factory: ServerFactory
+) -> None:
+    rest = "def handler(rest: str) -> str:\n    return rest\n"
+    files = {"api/[...rest].py": rest, "api/ws/chat.py": WS, "live.py": WS, "live/index.get.py": OK}
+    server = server_factory(routes=_tree(tmp_path / "routes", files))
+    with httpx.Client(base_url=server.url, timeout=5) as http:
+        response = http.get("/api/ws/chat")
+        assert (response.status_code, response.headers.get("upgrade")) == (426, "websocket")
+        assert http.get("/api/any/thing").json() == "any/thing"
+        assert http.get("/live").status_code == 200  # an HTTP route on the same path wins
+        assert http.post("/live").status_code == 426
+    with connect(server.ws_url + "/api/ws/chat", open_timeout=5, proxy=None):
+        pass
+
+
 def test_async_generator_is_sse(basic: TestClient) -> None:
     with basic.stream("GET", "/api/stream?count=2") as response:
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -149,6 +169,10 @@ def _tree(root: Path, files: dict[str, str]) -> Path:
 
 
 OK = "def handler() -> None:\n    return None\n"
+WS = (
+    "from {{ cookiecutter.package_name }}.realtime import define_websocket_handler\n"
+    "handler = define_websocket_handler()\n"
+)
 
 
 @pytest.mark.parametrize(

@@ -93,11 +93,14 @@ def load_routes(directory: Path, package: str) -> list[Route]:
 
 
 def mount(app: FastAPI, routes: Iterable[Route]) -> None:
-    routes = list(routes)
-    for route in routes:
+    # Among routes of one pattern the WebSocket route goes last, its 426 answer to plain
+    # HTTP right after it: an HTTP route on the same path wins, a less specific one cannot.
+    for route in sorted(routes, key=lambda r: (r.source.sort_key, r.kind == "websocket")):
         path, name = route.source.path, str(route.source.file)
         if route.kind == "websocket":
             app.router.routes.append(WebSocketRoute(path, route.handler.serve, name=name))
+            methods = list(HTTP_METHODS[:5])
+            app.add_route(path, _upgrade_required, methods, include_in_schema=False)
         elif route.kind == "sse":
             app.add_api_route(
                 path, _sse_endpoint(route.handler), methods=["GET"], name=name,
@@ -106,11 +109,6 @@ def mount(app: FastAPI, routes: Iterable[Route]) -> None:
         else:
             for method in route.methods:
                 app.add_api_route(path, route.handler, methods=[method], name=name)
-    # Registered last, so an HTTP route on the same path wins.
-    for route in routes:
-        if route.kind == "websocket":
-            methods = list(HTTP_METHODS[:5])
-            app.add_route(route.source.path, _upgrade_required, methods, include_in_schema=False)
 
 
 def format_table(routes: Iterable[Route]) -> str:
