@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 import pytest
@@ -48,6 +49,12 @@ def free_port() -> int:
 def make_settings(**overrides: object) -> Settings:
     """Settings that ignore the developer's `.env`."""
     return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+
+
+def route_module(file: Path) -> ModuleType:
+    """The module that a route file was last loaded as."""
+    modules = [m for m in list(sys.modules.values()) if getattr(m, "__file__", None)]
+    return next(m for m in reversed(modules) if Path(m.__file__ or "").resolve() == file.resolve())
 
 
 def within(seconds: float, call: Callable[..., T], *args: Any) -> T:

@@ -122,6 +122,19 @@ def test_static_beats_param_beats_rest_whatever_the_file_order(tmp_path: Path) -
         assert client.get("/a/b").json() == "[...rest].py"
 
 
+def test_two_trees_of_one_name_keep_their_own_helpers(tmp_path: Path) -> None:
+    """Each tree's `from ._helpers import` reaches its own `_helpers.py`, never the other's."""
+    route = "from ._helpers import WHO\n\n\ndef handler() -> str:\n    return WHO\n"
+    trees = [
+        _tree(tmp_path / who / "api", {"_helpers.py": f"WHO = {who!r}\n", "who.py": route})
+        for who in ("one", "two")
+    ]
+    apps = [create_app(Settings(_env_file=None), routes=tree) for tree in trees]  # type: ignore[call-arg]
+    for who, app in zip(("one", "two"), apps, strict=True):
+        with TestClient(app) as client:
+            assert client.get("/who").json() == who
+
+
 def test_route_modules_have_stable_names() -> None:
     routes = {str(r.source.file): r for r in load_routes(BASIC, "basic_tree")}
     assert routes["api/items/[id].py"].handler.__module__ == "basic_tree.api.items.[id]"

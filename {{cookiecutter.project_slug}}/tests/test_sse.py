@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from httpx_sse import EventSource
 
 from {{ cookiecutter.package_name }}.app import create_app
 
-from .conftest import make_settings
+from .conftest import make_settings, route_module
 
 SSE_TREE = Path(__file__).parent / "route_trees" / "sse"
 pytestmark = pytest.mark.timeout(15)
@@ -42,7 +41,7 @@ def test_what_a_generator_may_yield(sse_client: TestClient) -> None:
 
 
 def test_push_style_stream_closes_after_its_events(sse_client: TestClient) -> None:
-    closed = sys.modules["sse_routes.push"].CLOSED
+    closed = route_module(SSE_TREE / "push.py").CLOSED
     closed.clear()
     with sse_client.stream("GET", "/push?count=3") as response:
         events = list(EventSource(response).iter_sse())
@@ -51,7 +50,7 @@ def test_push_style_stream_closes_after_its_events(sse_client: TestClient) -> No
 
 
 def test_on_closed_runs_when_the_client_goes(sse_client: TestClient) -> None:
-    closed = sys.modules["sse_routes.push"].CLOSED
+    closed = route_module(SSE_TREE / "push.py").CLOSED
     closed.clear()
     with sse_client.stream("GET", "/push?count=1&close=false") as response:
         events = EventSource(response).iter_sse()  # kept: dropping it closes the response

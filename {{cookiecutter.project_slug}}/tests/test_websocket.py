@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,7 +18,7 @@ from {{ cookiecutter.package_name }}.realtime import Bus, Hub, Limits, Peer
 from {{ cookiecutter.package_name }}.realtime.backends import MemoryBackend
 from {{ cookiecutter.package_name }}.realtime.hub import current_hub
 
-from .conftest import RECEIVE_TIMEOUT, make_settings
+from .conftest import RECEIVE_TIMEOUT, make_settings, route_module
 
 WS_TREE = Path(__file__).parent / "route_trees" / "ws"
 pytestmark = pytest.mark.timeout(3 * RECEIVE_TIMEOUT)
@@ -111,7 +110,7 @@ def test_upgrade_dict_becomes_context(ws_client: TestClient) -> None:
 def test_hooks_may_be_plain_and_their_errors_reach_the_error_hook(
     ws_client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    closed: list[tuple[str, int]] = sys.modules["ws_routes.faulty"].CLOSED
+    closed: list[tuple[str, int]] = route_module(WS_TREE / "faulty.py").CLOSED
     with ws_client.websocket_connect("/faulty") as a, ws_client.websocket_connect("/room") as b:
         a.send_text("boom")
         assert a.receive_text() == "error ValueError: boom"

@@ -29,9 +29,7 @@ def create_app(settings: Settings | None = None, routes: Path = ROUTES) -> FastA
     app.state.hub = hub
     app.add_middleware(AbortMiddleware)
     app.add_middleware(CurrentHubMiddleware, hub=hub)
-    # Route modules are named after their files, under the package that holds them.
-    package = f"{__package__}.routes" if routes == ROUTES else f"{routes.name}_routes"
-    mount(app, load_routes(routes, package))
+    mount(app, load_routes(routes, f"{__package__}.routes"))
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
         app.add_api_route("/", lambda: FileResponse(STATIC / "index.html"), include_in_schema=False)

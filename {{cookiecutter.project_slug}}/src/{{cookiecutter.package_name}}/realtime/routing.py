@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import inspect
 import re
@@ -29,6 +30,7 @@ from .websocket import WebSocketHandler
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _PARAM = re.compile(r"\[(\.\.\.)?([^\]]*)\]")
+_WORD = re.compile(r"\W")
 
 
 class RouteError(Exception):
@@ -83,8 +85,12 @@ class Route:
 
 
 def load_routes(directory: Path, package: str) -> list[Route]:
-    """Import every route file under `directory` as modules of `package`, most specific first."""
-    _ensure_package(package, directory)
+    """Import every route file under `directory` as modules of `package`, most specific first.
+
+    `package` holds the tree's modules when it is that directory (or names none
+    yet); any other tree gets a subpackage of its own (see `_tree_package`).
+    """
+    package = _tree_package(package, directory)
     files = sorted(directory.rglob("*.py"))
     sources = [s for f in files if (s := parse_route_file(_relative(f, directory)))]
     routes = [_load(directory, source, package) for source in sources]
@@ -147,14 +153,30 @@ def _relative(file: Path, directory: Path) -> PurePosixPath:
     return PurePosixPath(file.relative_to(directory).as_posix())
 
 
-def _ensure_package(package: str, directory: Path) -> None:
-    """Make `package` the parent of the route modules, so `from ._helpers import x` works."""
+def _tree_package(package: str, directory: Path) -> str:
+    """The package of the route modules of `directory`, so that `from ._helpers import x` works.
+
+    One package per directory: two trees (of one name, say) never share modules,
+    which would hand one tree's `_helpers` to the other. The app's `routes/` is
+    its own package; another tree becomes a subpackage named after its path.
+    """
+    directory = directory.resolve()
     try:
-        importlib.import_module(package)
+        module = importlib.import_module(package)
     except ModuleNotFoundError:
-        module = ModuleType(package)
-        module.__path__ = [str(directory)]
-        sys.modules[package] = module
+        return _new_package(package, directory)
+    if [Path(p).resolve() for p in getattr(module, "__path__", ())] == [directory]:
+        return package
+    digest = hashlib.blake2s(str(directory).encode(), digest_size=6).hexdigest()
+    name = f"{package}.{_WORD.sub('_', directory.name)}_{digest}"
+    return name if name in sys.modules else _new_package(name, directory)
+
+
+def _new_package(name: str, directory: Path) -> str:
+    module = ModuleType(name)
+    module.__path__ = [str(directory)]
+    sys.modules[name] = module
+    return name
 
 
 def _module_name(package: str, file: PurePosixPath) -> str:
