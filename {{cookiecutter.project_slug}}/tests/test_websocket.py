@@ -14,7 +14,14 @@ from starlette.testclient import WebSocketDenialResponse
 from starlette.types import Message
 
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.realtime import Bus, Hub, Limits, Peer
+from {{ cookiecutter.package_name }}.realtime import (
+    Bus,
+    Hub,
+    Limits,
+    Peer,
+    WebSocketHandler,
+    define_websocket_handler,
+)
 from {{ cookiecutter.package_name }}.realtime.backends import MemoryBackend
 from {{ cookiecutter.package_name }}.realtime.hub import current_hub
 
@@ -199,6 +206,15 @@ def test_a_peer_admitted_as_the_server_stops_gets_1001(ws_client: TestClient) ->
             "code": 1001,
             "reason": "server shutting down",
         }
+
+
+def test_hooks_are_given_by_keyword_only() -> None:
+    def open(peer: Peer) -> None:
+        pass
+
+    assert define_websocket_handler(open=open) == WebSocketHandler(open=open)
+    with pytest.raises(TypeError):
+        WebSocketHandler(None, open)  # type: ignore[call-arg]
 
 
 class StalledSocket:

@@ -54,8 +54,10 @@ class Message:
         return f"Message({self.data!r})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WebSocketHandler:
+    """A WebSocket route's hooks, given by keyword: plain or async functions, each optional."""
+
     upgrade: UpgradeHook | None = None
     open: OpenHook | None = None
     message: MessageHook | None = None
@@ -129,16 +131,8 @@ class WebSocketHandler:
                 await self._run(self.error, peer, exc)
 
 
-def define_websocket_handler(
-    *,
-    upgrade: UpgradeHook | None = None,
-    open: OpenHook | None = None,
-    message: MessageHook | None = None,
-    close: CloseHook | None = None,
-    error: ErrorHook | None = None,
-) -> WebSocketHandler:
-    """Hooks may be plain or async functions; every one is optional."""
-    return WebSocketHandler(upgrade, open, message, close, error)
+# crossws' `defineWebSocketHandler({...})`: the hooks are the fields above, and only there.
+define_websocket_handler = WebSocketHandler
 
 
 class AbortMiddleware:
