@@ -158,17 +158,22 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> Non
 def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
     """Start servers with extra environment and flags; all are stopped afterwards.
 
-    `routes=` serves a fixture route tree instead of the package's routes, with the CLI's settings.
+    `routes=` serves a fixture route tree instead of the package's routes, with the CLI's settings,
+    after running the Python statements of `prelude`.
     """
     servers: list[Server] = []
 
     def start(
-        *args: str, env: dict[str, str] | None = None, wait: bool = True, routes: Path | None = None
+        *args: str,
+        env: dict[str, str] | None = None,
+        wait: bool = True,
+        routes: Path | None = None,
+        prelude: str = "",
     ) -> Server:
         port = free_port()
         log = tmp_path / f"server-{port}.log"
         full_env = {**os.environ, "PUBSUB_URL": "memory://", **(env or {})}
-        serve = ["-c", SERVE_TREE, str(routes)] if routes else ["-m", PACKAGE]
+        serve = ["-c", prelude + SERVE_TREE, str(routes)] if routes else ["-m", PACKAGE]
         command = [sys.executable, *serve, "serve", "--host", "127.0.0.1"]
         with log.open("wb") as out:
             process = subprocess.Popen(

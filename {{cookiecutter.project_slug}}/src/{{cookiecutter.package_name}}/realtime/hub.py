@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from types import FrameType
 from typing import Any, Protocol
 
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ._shutdown import on_server_shutdown
 from .bus import Bus
 from .limits import Limits
 
@@ -35,11 +32,11 @@ class Hub:
     async def running(self) -> AsyncIterator[None]:
         """Run for the app's lifespan: start the bus, and end every connection on shutdown."""
         await self.bus.start()
-        restore = _on_shutdown_signal(self.shut_down)
+        detach = on_server_shutdown(self.shut_down)
         try:
             yield
         finally:
-            restore()
+            detach()
             self.shut_down()
             await self.bus.stop()
 
@@ -92,39 +89,3 @@ def current_hub() -> Hub:
 async def publish(topic: str, data: Any) -> None:
     """Publish from server code (an HTTP route, a background task) to every subscriber."""
     await current_hub().bus.publish(topic, data)
-
-
-def _on_shutdown_signal(callback: Callable[[], None]) -> Callable[[], None]:
-    """Run `callback` as soon as SIGINT or SIGTERM arrives, then let the server handle it.
-
-    uvicorn would otherwise close WebSockets with 1012 and wait for SSE streams
-    that never end; acting on the signal lets us say 1001 and end streams first.
-    The server hears of the signal one loop step after `callback` ran, once the
-    close frames it queued have gone out: told at once, uvicorn may start its own
-    shutdown on a tick in between, which a busy loop makes likely.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.getsignal(sig) for sig in signals}
-
-    def handle(sig: int, frame: FrameType | None) -> None:
-        handler = previous[signal.Signals(sig)]
-
-        def then() -> None:
-            callback()
-            if callable(handler):
-                loop.call_soon(handler, sig, frame)
-
-        loop.call_soon_threadsafe(then)
-
-    for sig in signals:
-        signal.signal(sig, handle)
-
-    def restore() -> None:
-        for sig, handler in previous.items():
-            if signal.getsignal(sig) is handle:
-                signal.signal(sig, handler)
-
-    return restore
