@@ -9,6 +9,7 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from . import app
 from .app import ROUTES
@@ -27,15 +28,21 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--reload", action="store_true", help="restart when a file changes")
     commands.add_parser("routes", help="print the route table")
     args = parser.parse_args(argv)
-    settings = Settings()
     try:
         if args.command == "routes":
             print(format_table(load_routes(ROUTES, f"{__package__}.routes")))
             return 0
+        settings = Settings()
         return run_server(settings, args.host, args.port, args.workers, args.reload)
     except RouteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except ValidationError as exc:
+        # A line per bad value, naming its environment variable (or `.env` entry).
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"]).upper()
+            print(f"error: {name}: {error['msg']}", file=sys.stderr)
+        return 2
 
 
 def run_server(
