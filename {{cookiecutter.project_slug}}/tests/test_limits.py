@@ -1,4 +1,4 @@
-"""The limits of CONTRACT section 7, each with the signal the client gets, on real servers."""
+"""The limits of the README's settings, each with the signal the client gets, on real servers."""
 
 from __future__ import annotations
 

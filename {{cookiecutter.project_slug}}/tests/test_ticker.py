@@ -1,4 +1,4 @@
-"""The ticker sample: one event per interval, ids counting up, resumable (CONTRACT section 6)."""
+"""The ticker sample: one event per interval, ids counting up, resumable after `Last-Event-ID`."""
 
 from __future__ import annotations
 
