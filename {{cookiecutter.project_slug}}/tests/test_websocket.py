@@ -117,15 +117,43 @@ def test_upgrade_dict_becomes_context(ws_client: TestClient) -> None:
 def test_hooks_may_be_plain_and_their_errors_reach_the_error_hook(
     ws_client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    closed: list[tuple[str, int]] = route_module(WS_TREE / "faulty.py").CLOSED
-    with ws_client.websocket_connect("/faulty") as a, ws_client.websocket_connect("/room") as b:
+    faulty = route_module(WS_TREE / "faulty.py")
+    with (
+        ws_client.websocket_connect("/faulty") as a,
+        ws_client.websocket_connect("/room") as b,
+        ws_client.websocket_connect("/room") as c,
+    ):
         a.send_text("boom")
         assert a.receive_text() == "error ValueError: boom"
         a.send_text("again")
         assert a.receive_text() == "ok again opened=True"
         b.send_text("the room is unharmed")
-    assert len(closed) == 1 and closed[0][1] == 1000
+        assert c.receive_text() == "the room is unharmed"
+    assert [code for _, code in faulty.CLOSED] == [1000]
     assert "message hook failed" in caplog.text
+
+
+def test_an_open_hook_error_reaches_the_error_hook_and_the_peer_goes_on(
+    ws_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with ws_client.websocket_connect("/faulty?fail=open") as ws:
+        assert ws.receive_text() == "error ValueError: open failed"
+        ws.send_text("still open")
+        assert ws.receive_text() == "ok still open opened=False"
+    assert "open hook failed" in caplog.text
+
+
+def test_a_close_hook_error_reaches_the_error_hook_and_the_log(
+    ws_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    faulty = route_module(WS_TREE / "faulty.py")
+    with ws_client.websocket_connect("/faulty?fail=close"):
+        pass
+    assert faulty.ERRORS == ["ValueError: close failed"]
+    assert "close hook failed" in caplog.text
+    with ws_client.websocket_connect("/faulty") as ws:  # the server goes on
+        ws.send_text("next")
+        assert ws.receive_text() == "ok next opened=True"
 
 
 def test_server_code_publishes_to_the_room(ws_client: TestClient) -> None:
@@ -177,10 +205,12 @@ def test_current_hub_outside_an_app_says_where_it_works() -> None:
 
 
 def test_closing_unsubscribes_and_forgets_the_peer(ws_client: TestClient) -> None:
-    with ws_client.websocket_connect("/room") as a:
+    with ws_client.websocket_connect("/room") as a, ws_client.websocket_connect("/room") as c:
         with ws_client.websocket_connect("/room"):
-            assert hub(ws_client).bus.subscribers("room") == 2
+            assert hub(ws_client).bus.subscribers("room") == 3
         a.send_text("still here")  # the room goes on without b
+        assert c.receive_text() == "still here"
+        assert hub(ws_client).bus.subscribers("room") == 2
     assert hub(ws_client).bus.subscribers("room") == 0
     assert not hub(ws_client).open
     assert hub(ws_client).connections == 0
