@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -37,7 +38,7 @@ def test_ticks_count_up_with_the_time(client: TestClient) -> None:
 def test_ticks_are_the_interval_apart(client: TestClient) -> None:
     ticks = read(client, "/api/sse?interval=0.2", 3)
     times = [datetime.fromisoformat(str(data["time"])) for _, data in ticks]
-    gaps = [(later - earlier).total_seconds() for earlier, later in zip(times, times[1:])]
+    gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(times)]
     assert all(gap >= 0.19 for gap in gaps), gaps  # the times have millisecond precision
 
 
