@@ -18,7 +18,7 @@ from {{ cookiecutter.package_name }}.realtime import RouteError, load_routes
 from {{ cookiecutter.package_name }}.realtime.routing import format_table, parse_route_file
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .conftest import ServerFactory
+from .conftest import RECEIVE_TIMEOUT, ServerFactory, within
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 
@@ -170,7 +170,7 @@ def test_a_catch_all_cannot_shadow_the_426_of_a_websocket_route(
 def test_async_generator_is_sse(basic: TestClient) -> None:
     with basic.stream("GET", "/api/stream?count=2") as response:
         assert response.headers["content-type"].startswith("text/event-stream")
-        body = "".join(response.iter_text())
+        body = "".join(within(RECEIVE_TIMEOUT, list, response.iter_text()))
     assert "data: event 0" in body and "data: event 1" in body
 
 
