@@ -25,6 +25,7 @@ from {{ cookiecutter.package_name }}.realtime import (
 from {{ cookiecutter.package_name }}.realtime.backends import MemoryBackend
 from {{ cookiecutter.package_name }}.realtime.hub import current_hub
 
+from . import conftest
 from .conftest import RECEIVE_TIMEOUT, make_settings, route_module
 
 WS_TREE = Path(__file__).parent / "route_trees" / "ws"
@@ -236,6 +237,15 @@ def test_a_peer_admitted_as_the_server_stops_gets_1001(ws_client: TestClient) ->
             "code": 1001,
             "reason": "server shutting down",
         }
+
+
+def test_a_receive_that_gets_nothing_fails_as_an_assertion(
+    ws_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conftest, "RECEIVE_TIMEOUT", 0.2)
+    with ws_client.websocket_connect("/room") as ws:
+        with pytest.raises(AssertionError, match=r"got nothing in 0\.2s"):
+            ws.receive_text()
 
 
 def test_hooks_are_given_by_keyword_only() -> None:
