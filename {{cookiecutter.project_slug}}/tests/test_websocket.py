@@ -243,9 +243,11 @@ def test_a_receive_that_gets_nothing_fails_as_an_assertion(
     ws_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(conftest, "RECEIVE_TIMEOUT", 0.2)
-    with ws_client.websocket_connect("/room") as ws:
-        with pytest.raises(AssertionError, match=r"got nothing in 0\.2s"):
-            ws.receive_text()
+    with (
+        ws_client.websocket_connect("/room") as ws,
+        pytest.raises(AssertionError, match=r"got nothing in 0\.2s"),
+    ):
+        ws.receive_text()
 
 
 def test_hooks_are_given_by_keyword_only() -> None:
