@@ -132,6 +132,31 @@ def test_hand_written_sse_responses_end_where_sse_starlettes_patch_came_too_late
     assert asyncio.run(check()) < 2
 
 
+def test_streams_end_properly_when_sse_starlette_sees_the_shutdown_first(
+    server_factory: ServerFactory,
+) -> None:
+    """sse-starlette polls for the server's exit itself and cuts the responses it sees
+    then; here uvicorn is a second late, so that sse-starlette always sees it first."""
+    late = (
+        "import asyncio, uvicorn.server\n"
+        "tick = uvicorn.server.Server.on_tick\n"
+        "async def late_tick(self, counter):\n"
+        "    if self.should_exit:\n"
+        "        await asyncio.sleep(1)\n"
+        "    return await tick(self, counter)\n"
+        "uvicorn.server.Server.on_tick = late_tick\n"
+    )
+    server = server_factory(routes=TREE, prelude=late)
+
+    async def check() -> None:
+        streams = await asyncio.gather(*(open_stream(server, p) for p in ["/feed", "/wait"] * 5))
+        server.process.send_signal(signal.SIGTERM)
+        ends = await asyncio.gather(*(stream_end(stream) for stream in streams))
+        assert [end[-5:] for end in ends] == [b"0\r\n\r\n"] * len(streams)  # not cut short
+
+    asyncio.run(check())
+
+
 @pytest.mark.parametrize(("action", "exit_code"), [("SIG_DFL", -signal.SIGTERM), ("SIG_IGN", 0)])
 def test_sigterm_keeps_its_action_outside_uvicorn(action: str, exit_code: int) -> None:
     """A process that runs the app's lifespan under no uvicorn still dies of SIGTERM (or ignores it)."""
