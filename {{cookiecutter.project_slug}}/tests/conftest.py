@@ -9,13 +9,18 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketTestSession
+from starlette.types import Message
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -23,6 +28,9 @@ from {{ cookiecutter.package_name }}.settings import Settings
 PACKAGE = "{{ cookiecutter.package_name }}"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 START_TIMEOUT = 20.0
+# How long one TestClient receive may wait: well below the tests' own pytest timeouts.
+RECEIVE_TIMEOUT = 5.0
+T = TypeVar("T")
 # `serve` with a fixture route tree (argv[1]) in place of the package's routes.
 SERVE_TREE = (
     f"import functools, pathlib, sys; import {PACKAGE}.app as app; "
@@ -41,6 +49,51 @@ def free_port() -> int:
 def make_settings(**overrides: object) -> Settings:
     """Settings that ignore the developer's `.env`."""
     return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+
+
+def route_module(file: Path) -> ModuleType:
+    """The module that a route file was last loaded as."""
+    modules = [m for m in list(sys.modules.values()) if getattr(m, "__file__", None)]
+    return next(m for m in reversed(modules) if Path(m.__file__ or "").resolve() == file.resolve())
+
+
+def within(seconds: float, call: Callable[..., T], *args: Any) -> T:
+    """`call(*args)`, or a failed assertion if it has not returned after `seconds`.
+
+    For blocking reads that take no timeout of their own (TestClient's WebSocket
+    receive, `next()` on its SSE events): a hang fails the test with a message
+    instead of ending in pytest-timeout's stack dump. The call runs in a thread of
+    its own, left behind on a timeout; it ends when the client closes.
+    """
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append((True, call(*args)))
+        except BaseException as exc:  # handed to the caller, not to threading's excepthook
+            outcome.append((False, exc))
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    if not done.wait(seconds):
+        raise AssertionError(f"{getattr(call, '__qualname__', call)} got nothing in {seconds}s")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    result: T = value
+    return result
+
+
+@pytest.fixture(autouse=True)
+def receives_time_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every TestClient WebSocket receive (`receive_text`, `receive_json`...) waits RECEIVE_TIMEOUT at most."""
+    receive = WebSocketTestSession.receive
+
+    def timed_receive(session: WebSocketTestSession) -> Message:
+        return within(RECEIVE_TIMEOUT, receive, session)
+
+    monkeypatch.setattr(WebSocketTestSession, "receive", timed_receive)
 
 
 @pytest.fixture
@@ -105,17 +158,22 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> Non
 def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
     """Start servers with extra environment and flags; all are stopped afterwards.
 
-    `routes=` serves a fixture route tree instead of the package's routes, with the CLI's settings.
+    `routes=` serves a fixture route tree instead of the package's routes, with the CLI's settings,
+    after running the Python statements of `prelude`.
     """
     servers: list[Server] = []
 
     def start(
-        *args: str, env: dict[str, str] | None = None, wait: bool = True, routes: Path | None = None
+        *args: str,
+        env: dict[str, str] | None = None,
+        wait: bool = True,
+        routes: Path | None = None,
+        prelude: str = "",
     ) -> Server:
         port = free_port()
         log = tmp_path / f"server-{port}.log"
         full_env = {**os.environ, "PUBSUB_URL": "memory://", **(env or {})}
-        serve = ["-c", SERVE_TREE, str(routes)] if routes else ["-m", PACKAGE]
+        serve = ["-c", prelude + SERVE_TREE, str(routes)] if routes else ["-m", PACKAGE]
         command = [sys.executable, *serve, "serve", "--host", "127.0.0.1"]
         with log.open("wb") as out:
             process = subprocess.Popen(

@@ -1,4 +1,4 @@
-"""The chat sample behaves as the seed's chat (CONTRACT section 6)."""
+"""The chat sample: welcome, joined and left, ping and pong, echo, and the rest to the others."""
 
 from __future__ import annotations
 

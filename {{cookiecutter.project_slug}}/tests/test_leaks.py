@@ -51,7 +51,7 @@ async def settle(condition: Callable[[], bool], seconds: float = 5) -> None:
 async def cycle(url: str, n: int) -> None:
     """Connect, talk, and leave: closing, vanishing, sent away, or by breaking a limit."""
     ws = await connect(url, proxy=None, open_timeout=5, close_timeout=5)
-    assert str(await ws.recv()).startswith("ready")
+    assert str(await asyncio.wait_for(ws.recv(), 5)).startswith("ready")
     ending = n % 4
     if ending == 0:
         await ws.send(f"hello {n}")

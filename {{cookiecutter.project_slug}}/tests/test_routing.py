@@ -8,13 +8,17 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from websockets.sync.client import connect
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.realtime import RouteError, load_routes
 from {{ cookiecutter.package_name }}.realtime.routing import format_table, parse_route_file
 from {{ cookiecutter.package_name }}.settings import Settings
+
+from .conftest import RECEIVE_TIMEOUT, ServerFactory, within
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 
@@ -118,6 +122,19 @@ def test_static_beats_param_beats_rest_whatever_the_file_order(tmp_path: Path) -
         assert client.get("/a/b").json() == "[...rest].py"
 
 
+def test_two_trees_of_one_name_keep_their_own_helpers(tmp_path: Path) -> None:
+    """Each tree's `from ._helpers import` reaches its own `_helpers.py`, never the other's."""
+    route = "from ._helpers import WHO\n\n\ndef handler() -> str:\n    return WHO\n"
+    trees = [
+        _tree(tmp_path / who / "api", {"_helpers.py": f"WHO = {who!r}\n", "who.py": route})
+        for who in ("one", "two")
+    ]
+    apps = [create_app(Settings(_env_file=None), routes=tree) for tree in trees]  # type: ignore[call-arg]
+    for who, app in zip(("one", "two"), apps, strict=True):
+        with TestClient(app) as client:
+            assert client.get("/who").json() == who
+
+
 def test_route_modules_have_stable_names() -> None:
     routes = {str(r.source.file): r for r in load_routes(BASIC, "basic_tree")}
     assert routes["api/items/[id].py"].handler.__module__ == "basic_tree.api.items.[id]"
@@ -134,10 +151,26 @@ def test_websocket_params_and_426(basic: TestClient) -> None:
     assert response.headers["upgrade"] == "websocket"
 
 
+def test_a_catch_all_cannot_shadow_the_426_of_a_websocket_route(
+    tmp_path: Path, server_factory: ServerFactory
+) -> None:
+    rest = "def handler(rest: str) -> str:\n    return rest\n"
+    files = {"api/[...rest].py": rest, "api/ws/chat.py": WS, "live.py": WS, "live/index.get.py": OK}
+    server = server_factory(routes=_tree(tmp_path / "routes", files))
+    with httpx.Client(base_url=server.url, timeout=5) as http:
+        response = http.get("/api/ws/chat")
+        assert (response.status_code, response.headers.get("upgrade")) == (426, "websocket")
+        assert http.get("/api/any/thing").json() == "any/thing"
+        assert http.get("/live").status_code == 200  # an HTTP route on the same path wins
+        assert http.post("/live").status_code == 426
+    with connect(server.ws_url + "/api/ws/chat", open_timeout=5, proxy=None):
+        pass
+
+
 def test_async_generator_is_sse(basic: TestClient) -> None:
     with basic.stream("GET", "/api/stream?count=2") as response:
         assert response.headers["content-type"].startswith("text/event-stream")
-        body = "".join(response.iter_text())
+        body = "".join(within(RECEIVE_TIMEOUT, list, response.iter_text()))
     assert "data: event 0" in body and "data: event 1" in body
 
 
@@ -149,6 +182,10 @@ def _tree(root: Path, files: dict[str, str]) -> Path:
 
 
 OK = "def handler() -> None:\n    return None\n"
+WS = (
+    "from {{ cookiecutter.package_name }}.realtime import define_websocket_handler\n"
+    "handler = define_websocket_handler()\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -189,9 +226,23 @@ def test_route_table() -> None:
     assert ("ANY", "/stats", "http", "routes/(admin)/stats.py") in rows
 
 
+# Every row `make routes` prints for this project's own route files.
+ROUTE_TABLE = [
+    ["METHOD", "PATH", "KIND", "FILE", "MESSAGES"],
+{%- if cookiecutter.include_examples %}
+    ["GET", "/api/chat/feed", "sse", "routes/api/chat/feed.get.py"],
+    ["GET", "/api/rooms/{room}/events", "sse", "routes/api/rooms/[room]/events.py"],
+    ["GET", "/api/rooms/{room}/online", "http", "routes/api/rooms/[room]/online.get.py"],
+    ["GET", "/api/sse", "sse", "routes/api/sse.py", "sends", "Tick"],
+    ["WS", "/api/ws/chat", "websocket", "routes/api/ws/chat.py", "receives", "Message,", "sends", "ChatMessage"],
+    ["WS", "/api/ws/rooms/{room}", "websocket", "routes/api/ws/rooms/[room].py", "receives", "Say,", "sends", "Frame"],
+{%- endif %}
+]
+
+
 def test_routes_command(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", PACKAGE, "routes"],
         cwd=tmp_path, capture_output=True, text=True, timeout=30, check=True,
     )  # fmt: skip
-    assert result.stdout.splitlines()[0].split() == ["METHOD", "PATH", "KIND", "FILE", "MESSAGES"]
+    assert [line.split() for line in result.stdout.splitlines()] == ROUTE_TABLE

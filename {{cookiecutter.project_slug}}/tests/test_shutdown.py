@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from {{ cookiecutter.package_name }}.realtime import Bus, Hub, Limits, backend_from_url
 
-from .conftest import Server, ServerFactory
+from .conftest import PACKAGE, Server, ServerFactory
 
 TREE = Path(__file__).parent / "route_trees" / "hardening"
 PEERS = STREAMS = 100
@@ -106,31 +110,105 @@ def test_hand_written_sse_responses_end_too(server_factory: ServerFactory) -> No
     assert asyncio.run(check()) < 2
 
 
-def test_the_server_hears_of_the_signal_after_the_closes_went_out() -> None:
-    """uvicorn starts its own shutdown, closing every WebSocket with 1012, on its first tick
-    after it hears of the signal: by then the hub's 1001 closes must have gone out."""
+def test_hand_written_sse_responses_end_where_sse_starlettes_patch_came_too_late(
+    server_factory: ServerFactory,
+) -> None:
+    """In a worker (`--workers`, `--reload`) the app is imported after uvicorn bound its
+    signal handler, so sse-starlette's patch of uvicorn misses it: sse-starlette then finds
+    the server through that handler, which must still be uvicorn's."""
+    missed = (
+        "import uvicorn.server; from sse_starlette.sse import AppStatus; "
+        "uvicorn.server.Server.handle_exit = AppStatus.original_handler; "
+    )
+    server = server_factory(routes=TREE, prelude=missed)
+
+    async def check() -> float:
+        stream = await open_stream(server, "/plain")
+        start = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        await stream_end(stream)
+        return time.monotonic() - start
+
+    assert asyncio.run(check()) < 2
+
+
+def test_streams_end_properly_when_sse_starlette_sees_the_shutdown_first(
+    server_factory: ServerFactory,
+) -> None:
+    """sse-starlette polls for the server's exit itself and cuts the responses it sees
+    then; here uvicorn is a second late, so that sse-starlette always sees it first."""
+    late = (
+        "import asyncio, uvicorn.server\n"
+        "tick = uvicorn.server.Server.on_tick\n"
+        "async def late_tick(self, counter):\n"
+        "    if self.should_exit:\n"
+        "        await asyncio.sleep(1)\n"
+        "    return await tick(self, counter)\n"
+        "uvicorn.server.Server.on_tick = late_tick\n"
+    )
+    server = server_factory(routes=TREE, prelude=late)
+
+    async def check() -> None:
+        streams = await asyncio.gather(*(open_stream(server, p) for p in ["/feed", "/wait"] * 5))
+        server.process.send_signal(signal.SIGTERM)
+        ends = await asyncio.gather(*(stream_end(stream) for stream in streams))
+        assert [end[-5:] for end in ends] == [b"0\r\n\r\n"] * len(streams)  # not cut short
+
+    asyncio.run(check())
+
+
+@pytest.mark.parametrize(("action", "exit_code"), [("SIG_DFL", -signal.SIGTERM), ("SIG_IGN", 0)])
+def test_sigterm_keeps_its_action_outside_uvicorn(action: str, exit_code: int) -> None:
+    """A process that runs the app's lifespan under no uvicorn still dies of SIGTERM (or ignores it)."""
+    script = f"""
+import asyncio, os, signal
+from {PACKAGE}.app import create_app
+from {PACKAGE}.settings import Settings
+
+signal.signal(signal.SIGTERM, signal.{action})
+app = create_app(Settings(_env_file=None))
+
+async def main() -> None:
+    async with app.router.lifespan_context(app):
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.sleep(2)
+
+asyncio.run(main())
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=30)
+    assert result.returncode == exit_code, result.stderr.decode()
+
+
+def test_uvicorn_shuts_down_after_the_hubs_closes_went_out() -> None:
+    """uvicorn's shutdown closes every WebSocket with 1012: by then the hub's 1001 closes
+    must have gone out, and the signal handler must still be uvicorn's own."""
     events: list[str] = []
-    sending: list[asyncio.Task[None]] = []
 
     class Connection:
         def shut_down(self) -> None:  # as Peer.terminate: the close goes out from a task
-            sending.append(asyncio.get_running_loop().create_task(self.send_close()))
+            asyncio.get_running_loop().create_task(self.send_close())
 
         async def send_close(self) -> None:
             events.append("close 1001 sent")
 
+    class Recorder(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            events.append("uvicorn shut down")
+
+    server = Recorder(uvicorn.Config(app=None))
+
     async def check() -> None:
         hub = Hub(Bus(backend_from_url("memory://")), Limits())
         async with hub.running():
+            assert signal.getsignal(signal.SIGTERM) == server.handle_exit
             hub.open.add(Connection())
-            signal.raise_signal(signal.SIGTERM)
-            for _ in range(3):
-                await asyncio.sleep(0)
+            await server.shutdown()
             hub.open.clear()
+        assert "shutdown" not in vars(server)  # detached with the lifespan
 
-    server = signal.signal(signal.SIGTERM, lambda *_: events.append("server told"))
+    previous = signal.signal(signal.SIGTERM, server.handle_exit)
     try:
         asyncio.run(check())
     finally:
-        signal.signal(signal.SIGTERM, server)
-    assert events == ["close 1001 sent", "server told"]
+        signal.signal(signal.SIGTERM, previous)
+    assert events == ["close 1001 sent", "uvicorn shut down"]

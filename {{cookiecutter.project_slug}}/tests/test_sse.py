@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from httpx_sse import EventSource
 
 from {{ cookiecutter.package_name }}.app import create_app
 
-from .conftest import make_settings
+from .conftest import RECEIVE_TIMEOUT, make_settings, route_module, within
 
 SSE_TREE = Path(__file__).parent / "route_trees" / "sse"
 pytestmark = pytest.mark.timeout(15)
@@ -30,7 +29,7 @@ def test_what_a_generator_may_yield(sse_client: TestClient) -> None:
         assert response.headers["cache-control"] == "no-cache"
         assert response.headers["x-accel-buffering"] == "no"
         assert response.headers["content-type"].startswith("text/event-stream")
-        body = response.read().decode()
+        body = within(RECEIVE_TIMEOUT, response.read).decode()
     events = body.replace("\r\n", "\n").split("\n\n")
     assert events[0] == "data: plain"
     assert events[1] == 'id: 7\nevent: obj\ndata: {"a":[1,2]}'
@@ -42,20 +41,20 @@ def test_what_a_generator_may_yield(sse_client: TestClient) -> None:
 
 
 def test_push_style_stream_closes_after_its_events(sse_client: TestClient) -> None:
-    closed = sys.modules["sse_routes.push"].CLOSED
+    closed = route_module(SSE_TREE / "push.py").CLOSED
     closed.clear()
     with sse_client.stream("GET", "/push?count=3") as response:
-        events = list(EventSource(response).iter_sse())
+        events = within(RECEIVE_TIMEOUT, list, EventSource(response).iter_sse())
     assert [(e.id, e.data) for e in events] == [("0", "push 0"), ("1", "push 1"), ("2", "push 2")]
     assert closed.wait(5)
 
 
 def test_on_closed_runs_when_the_client_goes(sse_client: TestClient) -> None:
-    closed = sys.modules["sse_routes.push"].CLOSED
+    closed = route_module(SSE_TREE / "push.py").CLOSED
     closed.clear()
     with sse_client.stream("GET", "/push?count=1&close=false") as response:
         events = EventSource(response).iter_sse()  # kept: dropping it closes the response
-        assert next(events).data == "push 0"
+        assert within(RECEIVE_TIMEOUT, next, events).data == "push 0"
         assert not closed.is_set()
     assert closed.wait(5)
 
@@ -63,27 +62,27 @@ def test_on_closed_runs_when_the_client_goes(sse_client: TestClient) -> None:
 def test_stream_follows_a_topic(sse_client: TestClient) -> None:
     with sse_client.stream("GET", "/follow") as response:
         events = EventSource(response).iter_sse()
-        assert next(events).event == "ready"
+        assert within(RECEIVE_TIMEOUT, next, events).event == "ready"
         sse_client.post("/news", params={"text": "first"})
         sse_client.post("/news", params={"text": "second"})
-        assert json.loads(next(events).data) == {"text": "first"}
-        assert json.loads(next(events).data) == {"text": "second"}
+        assert json.loads(within(RECEIVE_TIMEOUT, next, events).data) == {"text": "first"}
+        assert json.loads(within(RECEIVE_TIMEOUT, next, events).data) == {"text": "second"}
     hub = sse_client.app.state.hub  # type: ignore[attr-defined]
     assert hub.bus.subscribers("news") == 0
 
 
 def test_last_event_id_reaches_the_handler(sse_client: TestClient) -> None:
     with sse_client.stream("GET", "/last_id", headers={"Last-Event-ID": "41"}) as response:
-        event = next(EventSource(response).iter_sse())
+        event = within(RECEIVE_TIMEOUT, next, EventSource(response).iter_sse())
     assert json.loads(event.data) == {"parameter": "41", "stream": "41"}
 
 
 def test_keep_alive_comments(sse_client: TestClient) -> None:
     with sse_client.stream("GET", "/slow") as response:
         lines = response.iter_lines()
-        assert next(lines) == "data: first"
+        assert within(RECEIVE_TIMEOUT, next, lines) == "data: first"
         comments = (line for line in lines if line.startswith(":"))
-        assert next(comments).startswith(": ping")
+        assert within(RECEIVE_TIMEOUT, next, comments).startswith(": ping")
 
 
 def test_validation_errors_are_422(sse_client: TestClient) -> None:

@@ -1,16 +1,17 @@
-"""The ticker sample: one event per interval, ids counting up, resumable (CONTRACT section 6)."""
+"""The ticker sample: one event per interval, ids counting up, resumable after `Last-Event-ID`."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
+from itertools import pairwise
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from httpx_sse import EventSource, connect_sse
 
-from .conftest import Server
+from .conftest import RECEIVE_TIMEOUT, Server, within
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -21,7 +22,7 @@ def read(
     with client.stream("GET", url, **kwargs) as response:  # type: ignore[arg-type]
         assert response.status_code == 200
         events = EventSource(response).iter_sse()
-        ticks = [next(events) for _ in range(count)]
+        ticks = [within(RECEIVE_TIMEOUT, next, events) for _ in range(count)]
     assert all(tick.event == "tick" for tick in ticks)
     return [(tick.id, json.loads(tick.data)) for tick in ticks]
 
@@ -32,6 +33,13 @@ def test_ticks_count_up_with_the_time(client: TestClient) -> None:
     assert [data["count"] for _, data in ticks] == [1, 2, 3]
     times = [datetime.fromisoformat(str(data["time"])) for _, data in ticks]
     assert times == sorted(times)
+
+
+def test_ticks_are_the_interval_apart(client: TestClient) -> None:
+    ticks = read(client, "/api/sse?interval=0.2", 3)
+    times = [datetime.fromisoformat(str(data["time"])) for _, data in ticks]
+    gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(times)]
+    assert all(gap >= 0.19 for gap in gaps), gaps  # the times have millisecond precision
 
 
 def test_resumes_after_last_event_id(client: TestClient) -> None:

@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
 from starlette.types import Message
 
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.realtime import Bus, Hub, Limits, Peer
+from {{ cookiecutter.package_name }}.realtime import (
+    Bus,
+    Hub,
+    Limits,
+    Peer,
+    WebSocketHandler,
+    define_websocket_handler,
+)
 from {{ cookiecutter.package_name }}.realtime.backends import MemoryBackend
+from {{ cookiecutter.package_name }}.realtime.hub import current_hub
 
-from .conftest import make_settings
+from . import conftest
+from .conftest import RECEIVE_TIMEOUT, make_settings, route_module
 
 WS_TREE = Path(__file__).parent / "route_trees" / "ws"
-# TestClient's receive cannot time out: pytest-timeout bounds every test instead.
-pytestmark = pytest.mark.timeout(10)
+pytestmark = pytest.mark.timeout(3 * RECEIVE_TIMEOUT)
 
 
 @pytest.fixture
@@ -109,15 +118,43 @@ def test_upgrade_dict_becomes_context(ws_client: TestClient) -> None:
 def test_hooks_may_be_plain_and_their_errors_reach_the_error_hook(
     ws_client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    closed: list[tuple[str, int]] = sys.modules["ws_routes.faulty"].CLOSED
-    with ws_client.websocket_connect("/faulty") as a, ws_client.websocket_connect("/room") as b:
+    faulty = route_module(WS_TREE / "faulty.py")
+    with (
+        ws_client.websocket_connect("/faulty") as a,
+        ws_client.websocket_connect("/room") as b,
+        ws_client.websocket_connect("/room") as c,
+    ):
         a.send_text("boom")
         assert a.receive_text() == "error ValueError: boom"
         a.send_text("again")
         assert a.receive_text() == "ok again opened=True"
         b.send_text("the room is unharmed")
-    assert len(closed) == 1 and closed[0][1] == 1000
+        assert c.receive_text() == "the room is unharmed"
+    assert [code for _, code in faulty.CLOSED] == [1000]
     assert "message hook failed" in caplog.text
+
+
+def test_an_open_hook_error_reaches_the_error_hook_and_the_peer_goes_on(
+    ws_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with ws_client.websocket_connect("/faulty?fail=open") as ws:
+        assert ws.receive_text() == "error ValueError: open failed"
+        ws.send_text("still open")
+        assert ws.receive_text() == "ok still open opened=False"
+    assert "open hook failed" in caplog.text
+
+
+def test_a_close_hook_error_reaches_the_error_hook_and_the_log(
+    ws_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    faulty = route_module(WS_TREE / "faulty.py")
+    with ws_client.websocket_connect("/faulty?fail=close"):
+        pass
+    assert faulty.ERRORS == ["ValueError: close failed"]
+    assert "close hook failed" in caplog.text
+    with ws_client.websocket_connect("/faulty") as ws:  # the server goes on
+        ws.send_text("next")
+        assert ws.receive_text() == "ok next opened=True"
 
 
 def test_server_code_publishes_to_the_room(ws_client: TestClient) -> None:
@@ -126,11 +163,55 @@ def test_server_code_publishes_to_the_room(ws_client: TestClient) -> None:
         assert a.receive_json() == {"announcement": "hello"}
 
 
-def test_closing_unsubscribes_and_forgets_the_peer(ws_client: TestClient) -> None:
+def test_publish_reaches_its_own_app_with_two_apps_in_one_process(ws_client: TestClient) -> None:
+    """Server code publishes on the bus of the app serving it, whichever started or stopped last."""
     with ws_client.websocket_connect("/room") as a:
+        with (
+            TestClient(create_app(make_settings(), routes=WS_TREE)) as other,
+            other.websocket_connect("/room") as b,
+        ):
+            assert ws_client.post("/announce", params={"text": "first"}).status_code == 200
+            assert other.post("/announce", params={"text": "second"}).status_code == 200
+            assert a.receive_json() == {"announcement": "first"}
+            assert b.receive_json() == {"announcement": "second"}
+        assert ws_client.post("/announce", params={"text": "third"}).status_code == 200
+        assert a.receive_json() == {"announcement": "third"}
+
+
+def test_a_task_started_in_the_lifespan_sees_its_apps_hub() -> None:
+    app = create_app(make_settings(), routes=WS_TREE)
+    seen: list[Hub] = []
+    lifespan = app.router.lifespan_context
+
+    async def background() -> None:
+        await asyncio.sleep(0)  # runs after start-up, as a real background task would
+        seen.append(current_hub())
+
+    @asynccontextmanager
+    async def with_task(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            task = asyncio.create_task(background())
+            yield
+            await task
+
+    app.router.lifespan_context = with_task
+    with TestClient(app) as client:
+        assert client.get("/docs").status_code == 200
+    assert seen == [app.state.hub]
+
+
+def test_current_hub_outside_an_app_says_where_it_works() -> None:
+    with pytest.raises(RuntimeError, match="no app is serving this code"):
+        current_hub()
+
+
+def test_closing_unsubscribes_and_forgets_the_peer(ws_client: TestClient) -> None:
+    with ws_client.websocket_connect("/room") as a, ws_client.websocket_connect("/room") as c:
         with ws_client.websocket_connect("/room"):
-            assert hub(ws_client).bus.subscribers("room") == 2
+            assert hub(ws_client).bus.subscribers("room") == 3
         a.send_text("still here")  # the room goes on without b
+        assert c.receive_text() == "still here"
+        assert hub(ws_client).bus.subscribers("room") == 2
     assert hub(ws_client).bus.subscribers("room") == 0
     assert not hub(ws_client).open
     assert hub(ws_client).connections == 0
@@ -156,6 +237,26 @@ def test_a_peer_admitted_as_the_server_stops_gets_1001(ws_client: TestClient) ->
             "code": 1001,
             "reason": "server shutting down",
         }
+
+
+def test_a_receive_that_gets_nothing_fails_as_an_assertion(
+    ws_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conftest, "RECEIVE_TIMEOUT", 0.2)
+    with (
+        ws_client.websocket_connect("/room") as ws,
+        pytest.raises(AssertionError, match=r"got nothing in 0\.2s"),
+    ):
+        ws.receive_text()
+
+
+def test_hooks_are_given_by_keyword_only() -> None:
+    def open(peer: Peer) -> None:
+        pass
+
+    assert define_websocket_handler(open=open) == WebSocketHandler(open=open)
+    with pytest.raises(TypeError):
+        WebSocketHandler(None, open)  # type: ignore[call-arg]
 
 
 class StalledSocket:

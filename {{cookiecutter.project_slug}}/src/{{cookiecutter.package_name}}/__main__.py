@@ -10,6 +10,7 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from . import app
 from .app import ROUTES
@@ -29,18 +30,24 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("routes", help="print the route table")
     commands.add_parser("asyncapi", help="print the AsyncAPI document (as GET /asyncapi.json)")
     args = parser.parse_args(argv)
-    settings = Settings()
     try:
         if args.command == "routes":
             print(format_table(load_routes(ROUTES, f"{__package__}.routes")))
             return 0
         if args.command == "asyncapi":
-            print(json.dumps(app.asyncapi(app.create_app(settings)), indent=2))
+            print(json.dumps(app.asyncapi(app.create_app(Settings())), indent=2))
             return 0
+        settings = Settings()
         return run_server(settings, args.host, args.port, args.workers, args.reload)
     except RouteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except ValidationError as exc:
+        # A line per bad value, naming its environment variable (or `.env` entry).
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"]).upper()
+            print(f"error: {name}: {error['msg']}", file=sys.stderr)
+        return 2
 
 
 def run_server(

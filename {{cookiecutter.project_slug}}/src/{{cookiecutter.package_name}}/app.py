@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from .realtime import AbortMiddleware, Bus, Hub, backend_from_url, load_routes, mount
 from .realtime.asyncapi import asyncapi_document, asyncapi_page
 from .realtime.health import HEALTH_PATH, health_check
+from .realtime.hub import CurrentHubMiddleware
 from .settings import Settings
 
 HERE = Path(__file__).parent
@@ -32,12 +33,11 @@ def create_app(settings: Settings | None = None, routes: Path = ROUTES) -> FastA
     app = FastAPI(title=settings.app_name, lifespan=lambda _: hub.running())
     app.state.hub = hub
     app.add_middleware(AbortMiddleware)
+    app.add_middleware(CurrentHubMiddleware, hub=hub)
     # Built-in routes come before the route files, which may not claim their paths.
     healthz = health_check(settings.pubsub_url)
     app.add_api_route(HEALTH_PATH, healthz, methods=["GET"], name="healthz")
-    # Route modules are named after their files, under the package that holds them.
-    package = f"{__package__}.routes" if routes == ROUTES else f"{routes.name}_routes"
-    found = load_routes(routes, package)
+    found = load_routes(routes, f"{__package__}.routes")
     # Before the route files' routes, so that none of them (a catch-all) shadows them.
     app.add_api_route("/asyncapi.json", lambda: asyncapi(app), include_in_schema=False)
     app.add_api_route(

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from types import FrameType
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ._shutdown import on_server_shutdown
 from .backends.base import HistoryEntry
 from .bus import Bus
 from .limits import Limits
@@ -54,17 +53,14 @@ class Hub:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Run for the app's lifespan: start the bus, and end every connection on shutdown."""
-        global _current
         await self.bus.start()
         await self.presence.start()
-        _current = self
-        restore = _on_shutdown_signal(self.shut_down)
+        detach = on_server_shutdown(self.shut_down)
         try:
             yield
         finally:
-            restore()
+            detach()
             self.shut_down()
-            _current = None
             await self.presence.stop()
             await self.bus.stop()
 
@@ -74,7 +70,28 @@ class Hub:
             connection.shut_down()
 
 
-_current: Hub | None = None
+# The hub of the app whose ASGI call (a connection's, or the lifespan's) runs this code.
+# A context variable, not a global: two apps in one process each see their own.
+_current: ContextVar[Hub] = ContextVar("current_hub")
+
+
+class CurrentHubMiddleware:
+    """Makes `hub` the current hub for every call the app serves, its lifespan included.
+
+    Tasks copy the context they start in, so a task started from a request, a
+    hook or the lifespan keeps seeing this app's hub.
+    """
+
+    def __init__(self, app: ASGIApp, hub: Hub) -> None:
+        self.app = app
+        self.hub = hub
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _current.set(self.hub)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _current.reset(token)
 
 
 def hub_of(connection: HTTPConnection) -> Hub:
@@ -84,9 +101,13 @@ def hub_of(connection: HTTPConnection) -> Hub:
 
 def current_hub() -> Hub:
     """The hub of the app serving this code, for the server-side functions below."""
-    if _current is None:
-        raise RuntimeError("publish() needs a running app (inside its lifespan)")
-    return _current
+    try:
+        return _current.get()
+    except LookupError:
+        raise RuntimeError(
+            "no app is serving this code: publish() and the other server-side functions work "
+            "in a route, a hook, or a task started from one or from the app's lifespan"
+        ) from None
 
 
 async def publish(topic: str, data: Any, *, id_field: str | None = None) -> str | None:
@@ -114,39 +135,3 @@ async def presence(topic: str) -> list[Member]:
 def peers(namespace: str | None = None) -> frozenset[Peer]:
     """The open peers of this process: all of them, or those of one namespace."""
     return current_hub().peers(namespace)
-
-
-def _on_shutdown_signal(callback: Callable[[], None]) -> Callable[[], None]:
-    """Run `callback` as soon as SIGINT or SIGTERM arrives, then let the server handle it.
-
-    uvicorn would otherwise close WebSockets with 1012 and wait for SSE streams
-    that never end; acting on the signal lets us say 1001 and end streams first.
-    The server hears of the signal one loop step after `callback` ran, once the
-    close frames it queued have gone out: told at once, uvicorn may start its own
-    shutdown on a tick in between, which a busy loop makes likely.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.getsignal(sig) for sig in signals}
-
-    def handle(sig: int, frame: FrameType | None) -> None:
-        handler = previous[signal.Signals(sig)]
-
-        def then() -> None:
-            callback()
-            if callable(handler):
-                loop.call_soon(handler, sig, frame)
-
-        loop.call_soon_threadsafe(then)
-
-    for sig in signals:
-        signal.signal(sig, handle)
-
-    def restore() -> None:
-        for sig, handler in previous.items():
-            if signal.getsignal(sig) is handle:
-                signal.signal(sig, handler)
-
-    return restore

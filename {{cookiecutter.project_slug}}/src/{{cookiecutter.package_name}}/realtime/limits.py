@@ -29,13 +29,43 @@ def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str])
     No `Origin` means a non-browser client, which could forge one anyway.
     The server's own origin is the one whose host matches the `Host` header;
     the scheme is not compared, since a TLS-terminating proxy changes it.
+    Origins compare as browsers mean them: case aside, and with or without the
+    scheme's default port (`https://App.example:443` is `https://app.example`).
     """
     if origin is None:
         return True
     allowed = tuple(allowed)
-    if "*" in allowed or origin.rstrip("/") in allowed:
+    if "*" in allowed or _normal(origin) in {_normal(entry) for entry in allowed}:
         return True
-    return host is not None and urlsplit(origin).netloc.lower() == host.lower()
+    scheme = urlsplit(origin).scheme.lower()
+    return host is not None and _address(origin, scheme) == _address(f"//{host}", scheme)
+
+
+# The port an origin without one means.
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def _normal(origin: str) -> str:
+    """`scheme://host[:port]`, lowercase, without the default port or a trailing `/`."""
+    scheme = urlsplit(origin).scheme.lower()
+    address = _address(origin, scheme)
+    if not scheme or address is None:
+        return origin.strip().rstrip("/").lower()  # `null`, or no origin at all
+    host, port = address
+    return f"{scheme}://{host}" + ("" if port == _DEFAULT_PORTS.get(scheme) else f":{port}")
+
+
+def _address(url: str, scheme: str) -> tuple[str, int | None] | None:
+    """The host (lowercase, IPv6 in brackets) and port that `url` names."""
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:  # not a port number
+        return None
+    if not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return host, port if port is not None else _DEFAULT_PORTS.get(scheme)
 
 
 class TokenBucket:

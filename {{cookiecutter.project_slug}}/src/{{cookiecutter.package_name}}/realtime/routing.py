@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import inspect
 import re
@@ -31,6 +32,7 @@ from .websocket import Message, WebSocketHandler
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _PARAM = re.compile(r"\[(\.\.\.)?([^\]]*)\]")
+_WORD = re.compile(r"\W")
 
 
 class RouteError(Exception):
@@ -100,8 +102,12 @@ class Route:
 
 
 def load_routes(directory: Path, package: str) -> list[Route]:
-    """Import every route file under `directory` as modules of `package`, most specific first."""
-    _ensure_package(package, directory)
+    """Import every route file under `directory` as modules of `package`, most specific first.
+
+    `package` holds the tree's modules when it is that directory (or names none
+    yet); any other tree gets a subpackage of its own (see `_tree_package`).
+    """
+    package = _tree_package(package, directory)
     files = sorted(directory.rglob("*.py"))
     sources = [s for f in files if (s := parse_route_file(_relative(f, directory)))]
     routes = [_load(directory, source, package) for source in sources]
@@ -110,13 +116,19 @@ def load_routes(directory: Path, package: str) -> list[Route]:
 
 
 def mount(app: FastAPI, routes: Iterable[Route]) -> None:
-    """Register `routes` on `app`; a file at a path the app already serves is an error."""
+    """Register `routes` on `app`; a file at a path the app already serves is an error.
+
+    Among routes of one pattern the WebSocket route goes last, its 426 answer to plain
+    HTTP right after it: an HTTP route on the same path wins, a less specific one cannot.
+    """
     routes = list(routes)
     _refuse_served(app, routes)
-    for route in routes:
+    for route in sorted(routes, key=lambda r: (r.source.sort_key, r.kind == "websocket")):
         path, name = route.source.path, str(route.source.file)
         if route.kind == "websocket":
             app.router.routes.append(WebSocketRoute(path, route.handler.serve, name=name))
+            methods = list(HTTP_METHODS[:5])
+            app.add_route(path, _upgrade_required, methods, include_in_schema=False)
         elif route.kind == "sse":
             generator = inspect.isasyncgenfunction(route.handler)
             app.add_api_route(
@@ -127,11 +139,6 @@ def mount(app: FastAPI, routes: Iterable[Route]) -> None:
         else:
             for method in route.methods:
                 app.add_api_route(path, route.handler, methods=[method], name=name)
-    # Registered last, so an HTTP route on the same path wins.
-    for route in routes:
-        if route.kind == "websocket":
-            methods = list(HTTP_METHODS[:5])
-            app.add_route(route.source.path, _upgrade_required, methods, include_in_schema=False)
 
 
 def format_table(routes: Iterable[Route]) -> str:
@@ -187,14 +194,30 @@ def _relative(file: Path, directory: Path) -> PurePosixPath:
     return PurePosixPath(file.relative_to(directory).as_posix())
 
 
-def _ensure_package(package: str, directory: Path) -> None:
-    """Make `package` the parent of the route modules, so `from ._helpers import x` works."""
+def _tree_package(package: str, directory: Path) -> str:
+    """The package of the route modules of `directory`, so that `from ._helpers import x` works.
+
+    One package per directory: two trees (of one name, say) never share modules,
+    which would hand one tree's `_helpers` to the other. The app's `routes/` is
+    its own package; another tree becomes a subpackage named after its path.
+    """
+    directory = directory.resolve()
     try:
-        importlib.import_module(package)
+        module = importlib.import_module(package)
     except ModuleNotFoundError:
-        module = ModuleType(package)
-        module.__path__ = [str(directory)]
-        sys.modules[package] = module
+        return _new_package(package, directory)
+    if [Path(p).resolve() for p in getattr(module, "__path__", ())] == [directory]:
+        return package
+    digest = hashlib.blake2s(str(directory).encode(), digest_size=6).hexdigest()
+    name = f"{package}.{_WORD.sub('_', directory.name)}_{digest}"
+    return name if name in sys.modules else _new_package(name, directory)
+
+
+def _new_package(name: str, directory: Path) -> str:
+    module = ModuleType(name)
+    module.__path__ = [str(directory)]
+    sys.modules[name] = module
+    return name
 
 
 def _module_name(package: str, file: PurePosixPath) -> str:

@@ -41,6 +41,9 @@ Item = str | Mapping[str, Any] | ServerSentEvent | BaseModel
 FIELDS = frozenset({"data", "event", "id", "retry", "comment"})
 # Bounds the clean-up after a stream ends (unsubscribing, `on_closed` callbacks).
 CLEANUP_TIMEOUT = 5.0
+# sse-starlette may see the server stopping before the hub ends the stream (uvicorn's next
+# tick): it then waits this long for the stream's proper end instead of cutting it short.
+SHUTDOWN_GRACE = 1.0
 
 
 def to_event(item: Item) -> ServerSentEvent:
@@ -231,5 +234,8 @@ def stream_response(request: Request, items: AsyncIterator[Item]) -> EventSource
 
 def _response(events: AsyncIterator[ServerSentEvent], hub: Hub) -> EventSourceResponse:
     return EventSourceResponse(
-        events, ping=hub.limits.sse_ping_seconds, headers={"Cache-Control": "no-cache"}
+        events,
+        ping=hub.limits.sse_ping_seconds,
+        headers={"Cache-Control": "no-cache"},
+        shutdown_grace_period=SHUTDOWN_GRACE,
     )

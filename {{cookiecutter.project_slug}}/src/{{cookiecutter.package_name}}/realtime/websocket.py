@@ -73,6 +73,8 @@ class Accept:
 
 @dataclass(frozen=True, kw_only=True)
 class WebSocketHandler:
+    """A WebSocket route's hooks, given by keyword: plain or async functions, each optional."""
+
     upgrade: UpgradeHook | None = None
     open: OpenHook | None = None
     message: MessageHook | None = None
@@ -188,23 +190,8 @@ class WebSocketHandler:
                 await self._run(self.error, peer, exc)
 
 
-def define_websocket_handler(
-    *,
-    upgrade: UpgradeHook | None = None,
-    open: OpenHook | None = None,
-    message: MessageHook | None = None,
-    close: CloseHook | None = None,
-    error: ErrorHook | None = None,
-    sends: Any = None,
-) -> WebSocketHandler:
-    """Hooks may be plain or async functions; every one is optional.
-
-    `sends` is the type of what the route sends (a pydantic model, say): it is
-    only documented, in the AsyncAPI document.
-    """
-    return WebSocketHandler(
-        upgrade=upgrade, open=open, message=message, close=close, error=error, sends=sends
-    )
+# crossws' `defineWebSocketHandler({...})`: the hooks are the fields above, and only there.
+define_websocket_handler = WebSocketHandler
 
 
 def message_type(hook: Callable[..., Any]) -> Any:
