@@ -1,4 +1,4 @@
-"""The rooms sample (CONTRACT section 6): real servers, real sockets, one server and two on Redis."""
+"""The rooms sample: real servers, real sockets, one server and two on Redis."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-# routes/api/ws/points.py
+# routes/api/ws/points.py: typed messages
 from pydantic import BaseModel
 
 from {{ cookiecutter.package_name }}.realtime import Peer, define_websocket_handler
