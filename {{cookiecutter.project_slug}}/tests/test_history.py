@@ -114,6 +114,23 @@ def test_the_id_goes_first_in_the_json_and_replaces_one_given() -> None:
     assert insert_id(payload, "id", None) == '{"id":null,"text":"hi"}'
 
 
+def test_bad_arguments_are_refused_before_anything_happens() -> None:
+    async def scenario() -> None:
+        async with buses("memory://") as [bus]:
+            with pytest.raises(ValueError, match="limit must be 0 or more, not -1"):
+                await bus.history("t", limit=-1)
+            with pytest.raises(ValueError, match="last must be 0 or more, not -2"):
+                await bus.subscribe("t", Inbox(), last=-2)
+            with pytest.raises(TypeError, match=r"since must be a message id \(str\), not int"):
+                await bus.subscribe("t", Inbox(), since=5)  # type: ignore[arg-type]
+            with pytest.raises(TypeError, match="id_field needs a dict"):
+                await bus.publish("t", "text", id_field="id")
+            assert bus.topics == []
+            assert (await bus.history("t")).entries == []
+
+    run(scenario)
+
+
 def test_id_field_needs_an_object() -> None:
     with pytest.raises(TypeError, match="id_field needs a dict or a pydantic model, not list"):
         encode_for_id([1, 2], "id")

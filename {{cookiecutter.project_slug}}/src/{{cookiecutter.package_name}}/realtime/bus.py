@@ -63,8 +63,7 @@ class Bus:
 
         False when history no longer reaches back to `since`; what it keeps is sent anyway.
         """
-        if last < 0:
-            raise ValueError(f"last must be 0 or more, not {last}")
+        _check(since, last, "last")
         if since is None and not last:
             await self._join(topic, subscriber)
             return True
@@ -117,8 +116,7 @@ class Bus:
         return None
 
     async def history(self, topic: str, since: str | None = None, limit: int | None = None) -> Kept:
-        if limit is not None and limit < 0:
-            raise ValueError(f"limit must be 0 or more, not {limit}")
+        _check(since, limit)
         if not self.retention.size:
             return Kept([], complete=since is None)
         return await self.backend.history(topic, since, limit, self.retention)
@@ -209,6 +207,14 @@ class Bus:
             self._newest[topic] = max(self._newest[topic], kept.entries[-1].id, key=_order)
         if not kept.complete:
             logger.warning("messages on %r were lost while the broker was unreachable", topic)
+
+
+def _check(since: str | None, count: int | None, name: str = "limit") -> None:
+    """Refuse bad arguments before anything changes."""
+    if count is not None and count < 0:
+        raise ValueError(f"{name} must be 0 or more, not {count}")
+    if since is not None and not isinstance(since, str):
+        raise TypeError(f"since must be a message id (str), not {type(since).__name__}")
 
 
 Replayed = tuple[Frame, str]  # a kept message's frame, built once for every subscriber, and id

@@ -85,6 +85,7 @@ class Peer:
 
         False when history no longer reached back to `since`; what it keeps is sent anyway.
         `presence` is this peer's data in `presence(topic)` (default {}).
+        A topic the peer follows already is left as it is, and True.
         """
         entry = member(self.id, str(self), presence)  # bad data raises before anything changes
         if self.closing:
