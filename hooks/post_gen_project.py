@@ -20,7 +20,6 @@ OWNED: dict[str, tuple[str, ...]] = {
         "src/{package}/routes/api/chat",
         "src/{package}/routes/api/ws/rooms",
         "src/{package}/routes/api/rooms",
-        "src/{package}/static/app.js",
         "tests/test_chat.py",
         "tests/test_ticker.py",
         "tests/test_feed.py",

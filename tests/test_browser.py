@@ -282,6 +282,10 @@ def test_visitors_chat_in_a_room_and_recover_what_was_said_during_a_restart(
     # a proxy that answers 502 meanwhile, which makes an EventSource give up: the page then
     # opens a new one, passing the last id in the query.
     phone.route(SSE_URL, lambda route: route.fulfill(status=502, body="Bad Gateway"))
+    sockets: dict[Page, list[str]] = {desktop: [], phone: []}
+    for page, urls in sockets.items():
+        page.on("websocket", lambda socket, urls=urls: urls.append(socket.url))
+    last_seen = {page: page.locator("#room-log .msg[data-id]").last.get_attribute("data-id") for page in sockets}
     one.stop()
     before = {page: tick_count(page) for page in (desktop, phone)}
     for page in (desktop, phone):
@@ -303,6 +307,7 @@ def test_visitors_chat_in_a_room_and_recover_what_was_said_during_a_restart(
             sees(page, "Cyd", text)
         # What was said before is there once: the reconnect asked only for what came after it.
         assert texts(page) == said + during
+        assert sockets[page] and all(f"since={last_seen[page]}" in url for url in sockets[page])
         sees_online(page, "Ann", "Bob", "Cyd")
         expect(page.locator("#ticker-state")).to_have_attribute("data-state", "connected", timeout=RECOVER_MS)
         # The stream resumes after the last id it saw instead of starting again at 1.

@@ -261,6 +261,15 @@ def test_since_older_than_history_gets_what_is_kept_then_a_gap(
     assert enter(server, room, "cyd", since=newest["id"]).arrival == []
 
 
+@pytest.mark.parametrize("since", ["nonsense", "1-0"], ids=["not-an-id", "before-history"])
+def test_a_since_history_cannot_place_gets_what_is_kept_then_a_gap(
+    live_server: Server, enter: Enter, room: str, since: str
+) -> None:
+    ann = enter(live_server, room, "ann")
+    said = talk(ann, 2)
+    assert enter(live_server, room, "bob", since=since).arrival == [*said, {"type": "gap"}]
+
+
 @contextlib.contextmanager
 def events(
     server: Server, room: str, headers: dict[str, str] | None = None, **query: str

@@ -26,11 +26,11 @@ def upgrade(request: HTTPConnection) -> dict[str, str]:
     shortest, longest = NAME_LENGTH
     if not shortest <= len(name) <= longest:
         raise HTTPException(400, f"?name= must be {shortest} to {longest} characters")
-    return {"room": request.path_params["room"], "name": name}
+    return {"name": name}
 
 
 async def open(peer: Peer) -> None:
-    room, name = peer.context["room"], peer.context["name"]
+    room, name = peer.params["room"], peer.context["name"]
     # What the client missed comes first, then the gap if there is one, then live messages.
     since = peer.request.query_params.get("since") or None
     complete = await peer.subscribe(texts(room), since=since, last=0 if since else ARRIVAL_REPLAY)
@@ -45,13 +45,13 @@ async def open(peer: Peer) -> None:
 
 async def message(peer: Peer, message: Say) -> None:
     # Published to everyone, the sender too: each copy comes back in the broker's one order.
-    said = Said(room=peer.context["room"], user=peer.context["name"], text=message.text)
+    said = Said(room=peer.params["room"], user=peer.context["name"], text=message.text)
     await publish(texts(said.room), said, id_field="id")
 
 
 async def close(peer: Peer, code: int, reason: str) -> None:
     # The peer's subscriptions, and with them its presence, are gone by now.
-    room, name = peer.context["room"], peer.context["name"]
+    room, name = peer.params["room"], peer.context["name"]
     if name not in await online(room):
         await publish(members(room), Moved(type="leave", room=room, user=name))
 
