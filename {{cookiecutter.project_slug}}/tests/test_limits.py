@@ -245,7 +245,7 @@ def stalled_peer(server: Server) -> socket.socket:
 def test_a_peer_that_stops_reading_is_dropped_and_the_room_goes_on(
     server_factory: ServerFactory,
 ) -> None:
-    env = {"WS_SEND_QUEUE": "16", "WS_RATE_LIMIT": "10000", "MAX_CONNECTIONS": "3"}
+    env = {"WS_SEND_BUFFER_BYTES": "1000000", "WS_RATE_LIMIT": "10000", "MAX_CONNECTIONS": "3"}
     server = server_factory(routes=TREE, env=env)
     block = "x" * 60_000
 
@@ -281,7 +281,7 @@ def test_keepalive_frees_a_dead_peer_whose_buffers_are_full(server_factory: Serv
     env = {
         "WS_PING_SECONDS": "0.5",
         "MAX_CONNECTIONS": "3",
-        "WS_SEND_QUEUE": "100000",  # so that only the keep-alive can drop it
+        "WS_SEND_BUFFER_BYTES": str(1 << 30),  # so that only the keep-alive can drop it
         "WS_RATE_LIMIT": "10000",
     }
     server = server_factory(routes=TREE, env=env)

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from .realtime import AbortMiddleware, Bus, Hub, backend_from_url, load_routes, mount
+from .realtime import Bus, Hub, backend_from_url, load_routes, mount
 from .settings import Settings
 
 HERE = Path(__file__).parent
@@ -26,7 +26,6 @@ def create_app(settings: Settings | None = None, routes: Path = ROUTES) -> FastA
     hub = create_hub(settings)
     app = FastAPI(title=settings.app_name, lifespan=lambda _: hub.running())
     app.state.hub = hub
-    app.add_middleware(AbortMiddleware)
     # Route modules are named after their files, under the package that holds them.
     package = f"{__package__}.routes" if routes == ROUTES else f"{routes.name}_routes"
     mount(app, load_routes(routes, package))

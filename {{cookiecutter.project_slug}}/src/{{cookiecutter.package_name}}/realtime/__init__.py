@@ -7,10 +7,9 @@ from .limits import Limits
 from .peer import Peer
 from .routing import Route, RouteError, load_routes, mount
 from .sse import EventStream, create_event_stream
-from .websocket import AbortMiddleware, Message, WebSocketHandler, define_websocket_handler
+from .websocket import Message, WebSocketHandler, define_websocket_handler
 
 __all__ = [
-    "AbortMiddleware",
     "Bus",
     "EventStream",
     "Hub",
