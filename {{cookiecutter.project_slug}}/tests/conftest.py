@@ -29,6 +29,12 @@ SERVE_TREE = (
     "app.create_app = functools.partial(app.create_app, routes=pathlib.Path(sys.argv.pop(1))); "
     f"from {PACKAGE}.__main__ import main; sys.exit(main())"
 )
+# Prefixed to SERVE_TREE: `serve` under one of uvicorn's own WebSocket implementations
+# (argv[1]) instead of the app's protocol, so that peers take the plain ASGI path.
+SERVE_WITH_WS = (
+    "import sys, uvicorn; run, ws = uvicorn.run, sys.argv.pop(1); "
+    "uvicorn.run = lambda *args, **kwargs: run(*args, **{**kwargs, 'ws': ws}); "
+)
 
 
 def free_port() -> int:
@@ -105,17 +111,25 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> Non
 def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
     """Start servers with extra environment and flags; all are stopped afterwards.
 
-    `routes=` serves a fixture route tree instead of the package's routes, with the CLI's settings.
+    `routes=` serves a fixture route tree instead of the package's routes, with the CLI's settings;
+    `ws=` (with `routes=`) names the uvicorn WebSocket implementation to use instead of the app's.
     """
     servers: list[Server] = []
 
     def start(
-        *args: str, env: dict[str, str] | None = None, wait: bool = True, routes: Path | None = None
+        *args: str,
+        env: dict[str, str] | None = None,
+        wait: bool = True,
+        routes: Path | None = None,
+        ws: str | None = None,
     ) -> Server:
         port = free_port()
         log = tmp_path / f"server-{port}.log"
         full_env = {**os.environ, "PUBSUB_URL": "memory://", **(env or {})}
         serve = ["-c", SERVE_TREE, str(routes)] if routes else ["-m", PACKAGE]
+        if ws is not None:
+            assert routes is not None, "ws= needs routes="
+            serve = ["-c", SERVE_WITH_WS + SERVE_TREE, ws, str(routes)]
         command = [sys.executable, *serve, "serve", "--host", "127.0.0.1"]
         with log.open("wb") as out:
             process = subprocess.Popen(
