@@ -1,35 +1,15 @@
 """A room on the topic `room` that relays what peers send, and commands that exercise
 delivery: the kinds of payload, streaming with and without pacing, terminate.
 
-Its close and drain hooks leave traces in `app.state`, which `../report.get.py` shows."""
-
-import time
-from typing import Any
+Its close and drain hooks leave traces (`_traces.py`) that `report.get.py` shows."""
 
 from {{ cookiecutter.package_name }}.realtime import Message, Peer, define_websocket_handler
 from {{ cookiecutter.package_name }}.realtime.outlet import DIRECT
 
-PAYLOADS: list[Any] = [
-    "plain text",
-    b"\x00\xffbinary",
-    {"json": [1, "two", None], "nested": {"x": 1.5}},
-    "Zoë ☃ 日本語 🎉",
-    "",
-    b"",
-    "t" * 125,
-    b"b" * 126,
-    "u" * 65_535,
-    b"v" * 65_536,
-    b"\x01" * 1_000_000,
-]
+from .._payloads import PAYLOADS
+from .._traces import record_close, traces
+
 CHUNK = 64 * 1024
-
-
-def traces(peer: Peer) -> Any:
-    app_state = peer.request.app.state
-    if not hasattr(app_state, "closes"):
-        app_state.closes, app_state.drains = [], {}
-    return app_state
 
 
 async def open(peer: Peer) -> None:
@@ -64,14 +44,12 @@ async def message(peer: Peer, message: Message) -> None:
 
 
 def drain(peer: Peer) -> None:
-    drains = traces(peer).drains
+    drains = traces(peer.request.app.state).drains
     drains[str(peer)] = drains.get(str(peer), 0) + 1
 
 
 def close(peer: Peer, code: int, reason: str) -> None:
-    traces(peer).closes.append(
-        {"peer": str(peer), "code": code, "reason": reason, "at": time.monotonic()}
-    )
+    record_close(peer.request.app.state, str(peer), code, reason)
 
 
 handler = define_websocket_handler(open=open, message=message, close=close, drain=drain)
