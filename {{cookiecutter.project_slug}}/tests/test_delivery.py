@@ -118,7 +118,7 @@ def test_a_stalled_peer_is_closed_with_1013_and_dropped_within_the_close_timeout
     async def check() -> None:
         async with AsyncExitStack() as stack:
             publisher, *listeners = await peers(stack, server, path, 4)
-            stalled = wire.handshake(server.port, ROOM, receive_buffer=4096)
+            stalled = stack.enter_context(wire.handshake(server.port, ROOM, receive_buffer=4096))
             assert wire.read_frame(stalled) == (wire.TEXT, f"ready {path}".encode())
             started = time.monotonic()
             await asyncio.gather(*(publisher.send(message) for message in messages))
@@ -132,7 +132,6 @@ def test_a_stalled_peer_is_closed_with_1013_and_dropped_within_the_close_timeout
             assert report(server)["open"] == 1 + len(listeners)
             if path == "direct":  # aborted: the socket ends; ASGI has no abort
                 assert await asyncio.to_thread(read_to_the_end, stalled)
-            stalled.close()
 
     asyncio.run(check())
 
