@@ -20,8 +20,10 @@ ASGI path. What the protocol adds:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
+import uvicorn
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
@@ -29,6 +31,14 @@ from websockets.protocol import State
 
 from .frames import Frame
 from .outlet import CLOSE_TIMEOUT, DIRECT
+
+TESTED_WITH = "0.54."
+if not uvicorn.__version__.startswith(TESTED_WITH):
+    logging.getLogger(__name__).warning(
+        "realtime._uvicorn is tested with uvicorn %sx, not %s: run tests/test_fastpath.py",
+        TESTED_WITH,
+        uvicorn.__version__,
+    )
 
 
 class RealtimeWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -60,6 +70,10 @@ class RealtimeWebSocketProtocol(WebSocketsSansIOProtocol):
             self.close_timer.cancel()
             self.close_timer = self.loop.call_later(self.close_timeout, self._close_transport)
 
+    def shutdown(self) -> None:
+        super().shutdown()
+        self._abort_if_stuck()
+
     def keepalive_timeout(self) -> None:
         super().keepalive_timeout()
         self._abort_if_stuck()
@@ -80,6 +94,17 @@ class RealtimeWebSocketProtocol(WebSocketsSansIOProtocol):
 
 class DirectOutlet:
     """The `Outlet` of one connection: pre-built frames, written straight to its transport."""
+
+    __slots__ = (
+        "_flush_soon",
+        "_high_water",
+        "_pending",
+        "_pending_bytes",
+        "_protocol",
+        "_transport",
+        "on_drain",
+        "paused",
+    )
 
     def __init__(self, protocol: RealtimeWebSocketProtocol) -> None:
         self.on_drain: Callable[[], None] | None = None

@@ -54,9 +54,11 @@ class Peer:
         self._outlet: Outlet = direct if direct is not None else AsgiOutlet(websocket.send)
         self._outlet.on_drain = self._drained
         self._drain_hook = drain
-        self._writable = asyncio.Event()
-        self._dropped: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._tasks: set[asyncio.Task[None]] = set()  # closes and drain hooks under way
+        # Made when first needed: most peers never wait, drop or run a hook in a task.
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._dropped: Message | None = None  # the disconnect `receive` reports once dropped
+        self._on_drop: asyncio.Future[None] | None = None  # the ASGI path waits on it
+        self._tasks: set[asyncio.Task[None]] | None = None  # closes and drain hooks under way
 
     def __str__(self) -> str:
         return self.id[:8]
@@ -90,8 +92,9 @@ class Peer:
     async def wait_for_drain(self) -> None:
         """Return once unsent data is below the high-water mark (at once if it is)."""
         while not self._outlet.writable and not self.closing:
-            self._writable.clear()
-            await self._writable.wait()
+            if self._drain_waiter is None or self._drain_waiter.done():
+                self._drain_waiter = asyncio.get_running_loop().create_future()
+            await self._drain_waiter
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close after what is already sent; abort if that cannot be done in CLOSE_TIMEOUT."""
@@ -126,13 +129,17 @@ class Peer:
         if self._direct:
             # A dropped connection's transport was aborted: uvicorn reports it.
             event = await self._websocket.receive()
-            return self._dropped.result() if self._dropped.done() else event
+            return self._dropped or event
+        if self._dropped is not None:
+            return self._dropped
+        if self._on_drop is None:
+            self._on_drop = asyncio.get_running_loop().create_future()
         # The writers of the peers this one publishes to run before its next message.
         receiving = asyncio.ensure_future(self._websocket.receive())
-        await asyncio.wait((receiving, self._dropped), return_when=asyncio.FIRST_COMPLETED)
-        if self._dropped.done():
+        await asyncio.wait((receiving, self._on_drop), return_when=asyncio.FIRST_COMPLETED)
+        if self._dropped is not None:
             receiving.cancel()
-            return self._dropped.result()
+            return self._dropped
         return receiving.result()
 
     async def finish(self) -> None:
@@ -143,14 +150,15 @@ class Peer:
 
     def _stop_sending(self, discard: bool = False) -> None:
         self.closing = True
-        self._writable.set()  # a handler waiting to send more has nothing to wait for
+        self._wake_drain_waiter()  # a handler waiting to send more has nothing to wait for
         if discard:
             self._outlet.discard()
 
     def _drop(self, code: int, reason: str) -> None:
-        if not self._dropped.done():
-            event = {"type": "websocket.disconnect", "code": code, "reason": reason}
-            self._dropped.set_result(event)
+        if self._dropped is None:
+            self._dropped = {"type": "websocket.disconnect", "code": code, "reason": reason}
+            if self._on_drop is not None:
+                self._on_drop.set_result(None)
         self._outlet.abort()
 
     async def _send_close(self, code: int, reason: str) -> None:
@@ -163,11 +171,17 @@ class Peer:
             pass
 
     def _drained(self) -> None:
-        self._writable.set()
+        self._wake_drain_waiter()
         if self._drain_hook is not None and not self.closing:
             self._start(self._drain_hook(self))
 
     def _start(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
+        if self._tasks is None:
+            self._tasks = set()
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _wake_drain_waiter(self) -> None:
+        if self._drain_waiter is not None and not self._drain_waiter.done():
+            self._drain_waiter.set_result(None)
