@@ -42,6 +42,8 @@ if not uvicorn.__version__.startswith(TESTED_WITH):
 
 
 class RealtimeWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's protocol, offering each connection's `DirectOutlet` in its scope."""
+
     outlet: DirectOutlet | None = None
 
     def handle_connect(self, event: Request) -> None:
