@@ -19,7 +19,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from {{ cookiecutter.package_name }}.realtime.outlet import CLOSE_TIMEOUT
+from {{ cookiecutter.package_name }}.realtime import Bus, Hub, Limits, Peer
+from {{ cookiecutter.package_name }}.realtime.backends import MemoryBackend
+from {{ cookiecutter.package_name }}.realtime.frames import to_frame
+from {{ cookiecutter.package_name }}.realtime.outlet import CLOSE_TIMEOUT, HIGH_WATER
 from {{ cookiecutter.package_name }}.realtime.peer import SEND_BUFFER_FULL
 
 from . import wire
@@ -202,3 +205,48 @@ def test_terminate_drops_the_connection_without_a_close_frame(
         assert [c["code"] for c in closes] == [1006]
 
     asyncio.run(check())
+
+
+class BurstSocket:
+    """Stands in for a connection under a server that hands over a burst without ever
+    waiting (as TestClient can): every frame is there already; sends never wait."""
+
+    def __init__(self, frames: list[str]) -> None:
+        self.scope: dict[str, object] = {}
+        self.path_params: dict[str, str] = {}
+        self.frames = iter(frames)
+        self.sent: list[str] = []
+        self.closed = asyncio.Event()
+
+    async def receive(self) -> dict[str, object]:
+        return {"type": "websocket.receive", "text": next(self.frames)}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.close":
+            self.closed.set()
+        else:
+            self.sent.append(message["text"])
+
+
+def test_on_the_asgi_path_a_burst_never_piles_up_before_the_writers_run() -> None:
+    messages = burst(2_000, 100)
+
+    async def scenario() -> tuple[int, list[str]]:
+        hub = Hub(Bus(MemoryBackend()), Limits())
+        publisher = Peer(BurstSocket(messages), hub, {})  # type: ignore[arg-type]
+        receiver = Peer(socket := BurstSocket([]), hub, {})  # type: ignore[arg-type]
+        most = 0
+        for _ in messages:
+            event = await publisher.receive()
+            receiver.deliver(to_frame(event["text"]))
+            most = max(most, receiver.buffered_amount)
+        await receiver.close()  # after what was queued
+        await asyncio.wait_for(socket.closed.wait(), 5)
+        await publisher.finish()
+        await receiver.finish()
+        return most, socket.sent
+
+    most, sent = asyncio.run(scenario())
+    assert sent == messages
+    # The writer ran every HIGH_WATER bytes read (plus framing): not once at the end.
+    assert most <= 2 * HIGH_WATER < len(messages) * 100

@@ -14,7 +14,7 @@ from starlette.websockets import WebSocket
 from .bus import Subscriptions
 from .frames import Frame, to_frame
 from .hub import Hub
-from .outlet import CLOSE_TIMEOUT, DIRECT, GONE, AsgiOutlet, Outlet
+from .outlet import CLOSE_TIMEOUT, DIRECT, GONE, HIGH_WATER, AsgiOutlet, Outlet
 
 # Close codes (RFC 6455 section 7.4.1).
 GOING_AWAY = 1001
@@ -57,7 +57,8 @@ class Peer:
         # Made when first needed: most peers never wait, drop or run a hook in a task.
         self._drain_waiter: asyncio.Future[None] | None = None
         self._dropped: Message | None = None  # the disconnect `receive` reports once dropped
-        self._on_drop: asyncio.Future[None] | None = None  # the ASGI path waits on it
+        self._receiver: asyncio.Task[Any] | None = None  # awaiting `receive` on the ASGI path
+        self._unyielded = 0  # bytes received on the ASGI path since the writers last ran
         self._tasks: set[asyncio.Task[None]] | None = None  # closes and drain hooks under way
 
     def __str__(self) -> str:
@@ -132,15 +133,24 @@ class Peer:
             return self._dropped or event
         if self._dropped is not None:
             return self._dropped
-        if self._on_drop is None:
-            self._on_drop = asyncio.get_running_loop().create_future()
-        # The writers of the peers this one publishes to run before its next message.
-        receiving = asyncio.ensure_future(self._websocket.receive())
-        await asyncio.wait((receiving, self._on_drop), return_when=asyncio.FIRST_COMPLETED)
-        if self._dropped is not None:
-            receiving.cancel()
+        # ASGI has no abort: `_drop` interrupts the wait instead.
+        self._receiver = task = asyncio.current_task()
+        try:
+            event = await self._websocket.receive()
+        except asyncio.CancelledError:
+            if self._dropped is None or task is None or task.uncancel():
+                raise
             return self._dropped
-        return receiving.result()
+        finally:
+            self._receiver = None
+        # What this peer publishes is queued for writer tasks, which run only when this
+        # loop waits: let them, every HIGH_WATER bytes received, so that a burst read
+        # from one socket never piles up in every receiver before any is written.
+        self._unyielded += len(event.get("text") or event.get("bytes") or b"")
+        if self._unyielded >= HIGH_WATER:
+            self._unyielded = 0
+            await asyncio.sleep(0)
+        return event
 
     async def finish(self) -> None:
         """Release everything the peer holds once its connection is over."""
@@ -157,8 +167,8 @@ class Peer:
     def _drop(self, code: int, reason: str) -> None:
         if self._dropped is None:
             self._dropped = {"type": "websocket.disconnect", "code": code, "reason": reason}
-            if self._on_drop is not None:
-                self._on_drop.set_result(None)
+            if self._receiver is not None:
+                self._receiver.cancel()
         self._outlet.abort()
 
     async def _send_close(self, code: int, reason: str) -> None:
