@@ -32,14 +32,11 @@ def test_frames_are_built_as_websockets_serialises_them(
 
 
 def raw_frames(server: Server, offer: str | None) -> bytes:
-    """Every byte the server sends after the handshake, up to the frame "end"."""
+    """Every byte of the frames `payloads` makes the server send, the last one "end"."""
     with wire.handshake(server.port, ROOM, extensions=offer) as sock:
         wire.read_frame(sock)  # "ready <path>"
         sock.sendall(wire.frame(wire.TEXT, b"payloads"))
-        data = b""
-        while not (last := wire.read_raw_frame(sock)).endswith(b"end"):
-            data += last
-        return data + last
+        return b"".join(wire.read_raw_frame(sock) for _ in range(len(PAYLOADS) + 1))
 
 
 @pytest.mark.parametrize("offer", [None, DEFLATE], ids=["plain", "deflate-offered"])
@@ -48,6 +45,17 @@ def test_both_ways_out_write_the_same_bytes(server_factory: ServerFactory, offer
     direct, asgi = (start(server_factory, name) for name in PATHS)
     expected = b"".join(to_frame(payload).wire() for payload in [*PAYLOADS, "end"])
     assert raw_frames(direct, offer) == raw_frames(asgi, offer) == expected
+
+
+def test_with_deflate_negotiated_both_servers_write_the_same_bytes(
+    server_factory: ServerFactory,
+) -> None:
+    """The app's protocol leaves such a connection to uvicorn's own path, as the stock one does."""
+    direct, asgi = (start(server_factory, name, WS_PERMESSAGE_DEFLATE="true") for name in PATHS)
+    compressed = raw_frames(direct, DEFLATE)
+    assert compressed == raw_frames(asgi, DEFLATE)
+    assert compressed[0] & 0x40  # RSV1: this frame is compressed
+    assert len(compressed) < len(b"".join(to_frame(payload).wire() for payload in PAYLOADS))
 
 
 def test_a_connection_that_negotiated_deflate_takes_the_asgi_path(
