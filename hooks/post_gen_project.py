@@ -18,10 +18,15 @@ OWNED: dict[str, tuple[str, ...]] = {
         "src/{package}/routes/api/ws/chat.py",
         "src/{package}/routes/api/sse.py",
         "src/{package}/routes/api/chat",
+        "src/{package}/routes/api/ws/rooms",
+        "src/{package}/routes/api/rooms",
+        "src/{package}/static/app.js",
         "tests/test_chat.py",
         "tests/test_ticker.py",
         "tests/test_feed.py",
         "tests/test_chat_properties.py",
+        "tests/test_asyncapi_samples.py",
+        "tests/test_rooms.py",
     ),
     "include_demo_page": (
         "src/{package}/static",
@@ -55,12 +60,19 @@ def main() -> None:
     if routes.is_dir():
         remove_empty_dirs(routes)
 
-    slug = ANSWERS["project_slug"]
-    print(
-        f"\nCreated {slug}. Next steps:\n\n"
-        f"    cd {slug} && make dev    # serve on http://127.0.0.1:{ANSWERS['port']} with reload\n"
-        "    make test                # run the tests\n"
-    )
+    print(next_steps(str(ANSWERS["project_slug"]), str(ANSWERS["port"])))
+
+
+def next_steps(slug: str, port: str) -> str:
+    steps = [
+        (f"cd {slug}", ""),
+        ("make dev", f"serve on http://127.0.0.1:{port} with reload"),
+        ("make test", "run the tests"),
+        ("docker compose up --build", "2 workers and Redis in containers (make lock first)"),
+    ]
+    width = max(len(command) for command, what in steps if what)
+    lines = [f"    {command:<{width}}  # {what}" if what else f"    {command}" for command, what in steps]
+    return f"\nCreated {slug}. Next steps:\n\n" + "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

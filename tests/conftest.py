@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import itertools
 import os
 import re
@@ -21,23 +20,24 @@ TEMPLATE_PROJECT = TEMPLATE / "{{cookiecutter.project_slug}}"
 LEFTOVER_JINJA = re.compile(r"\{\{-?\s*cookiecutter\.|\{%")
 
 
-def _hook_owned() -> dict[str, tuple[str, ...]]:
-    """The post-gen hook's one list of which paths each option owns, read from its source."""
-    tree = ast.parse((TEMPLATE / "hooks" / "post_gen_project.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == "OWNED":
-            assert node.value is not None
-            owned: dict[str, tuple[str, ...]] = ast.literal_eval(node.value)
-            return owned
-    raise LookupError("hooks/post_gen_project.py defines no OWNED")
-
-
-# Each option and the paths it owns in a baked project (the contract the post-gen hook keeps).
-OWNED = _hook_owned()
-# Of those, the ones the contract says every project with the option has.
-REQUIRED: frozenset[str] = frozenset(
-    {"src/{package}/routes/api/ws/chat.py", "src/{package}/routes/api/sse.py", "src/{package}/static"}
-)
+# Each option and the paths it owns in a baked project, removed when it is false. The
+# post-gen hook keeps its own list: this one is the tests' independent copy, so a path
+# the hook forgets (or removes wrongly) fails test_post_gen_project.
+OWNED: dict[str, tuple[str, ...]] = {
+    "include_examples": (
+        "src/{package}/routes/api/ws/chat.py",
+        "src/{package}/routes/api/sse.py",
+        "src/{package}/routes/api/chat",
+        "tests/test_chat.py",
+        "tests/test_ticker.py",
+        "tests/test_feed.py",
+        "tests/test_chat_properties.py",
+    ),
+    "include_demo_page": (
+        "src/{package}/static",
+        "tests/test_demo_page.py",
+    ),
+}
 PUBSUB_URLS = {"memory": "memory://", "redis": "redis://127.0.0.1:6379/0"}
 # Every (pubsub_backend, include_examples, include_demo_page).
 COMBINATIONS = list(itertools.product(PUBSUB_URLS, (True, False), (True, False)))
@@ -95,8 +95,37 @@ def bake(tmp_path: Path, cookiecutter_config: Path) -> Bake:
 
 
 def in_template(path: str) -> bool:
-    """Whether the template (as it stands) has this owned path at all."""
+    """Whether the template has this owned path."""
     return (TEMPLATE_PROJECT / path.format(package="{{cookiecutter.package_name}}")).exists()
+
+
+@pytest.fixture(scope="session")
+def baked(tmp_path_factory: pytest.TempPathFactory, cookiecutter_config: Path) -> Bake:
+    """Bake once per set of answers in this test session; checks share the result.
+
+    A check may add what the project's .gitignore covers (`make test` makes .venv), nothing else.
+    """
+    projects: dict[tuple[tuple[str, str], ...], Path] = {}
+
+    def bake(**answers: Any) -> Path:
+        key = tuple(sorted((name, str(value)) for name, value in answers.items()))
+        if key not in projects:
+            out = tmp_path_factory.mktemp("baked")
+            project = cookiecutter(
+                str(TEMPLATE),
+                no_input=True,
+                extra_context=answers,
+                output_dir=str(out),
+                config_file=str(cookiecutter_config),
+            )
+            projects[key] = Path(project)
+        return projects[key]
+
+    return bake
+
+
+def combination(backend: str, examples: bool, demo_page: bool) -> dict[str, Any]:
+    return {"pubsub_backend": backend, "include_examples": examples, "include_demo_page": demo_page}
 
 
 def leftover_jinja(project: Path) -> list[str]:
@@ -115,6 +144,29 @@ def leftover_jinja(project: Path) -> list[str]:
             if LEFTOVER_JINJA.search(text):
                 found.append(str(path.relative_to(project)))
     return found
+
+
+NOT_TEMPLATE = shutil.ignore_patterns(".git", ".venv", "build", "test-output", "__pycache__", ".*_cache")
+
+
+def git(*args: str, cwd: Path) -> str:
+    """Run git as a test user; return what it printed."""
+    return subprocess.run(
+        ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def template_repo(work: Path) -> Path:
+    """A git repository at work of the template's working tree as it is now, committed or not."""
+    shutil.copytree(TEMPLATE, work, ignore=NOT_TEMPLATE)
+    git("init", "--quiet", cwd=work)
+    git("add", "--all", cwd=work)
+    git("commit", "--quiet", "--message", "template", cwd=work)
+    return work
 
 
 def _has_uv(folder: str) -> bool:

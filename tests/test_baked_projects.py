@@ -3,22 +3,40 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import COMBINATIONS, Bake, run
+from conftest import COMBINATIONS, Bake, combination, run
 
 pytestmark = pytest.mark.bake
+
+# Quotes, an apostrophe, a backslash, braces, an emoji and more than 60 characters (so a
+# 71-character folder and distribution name, and a package name cut to 30): answers that
+# once broke settings.py, pyproject.toml, the README or the import lines survive a whole run.
+ODD_NAME = 'Zo\u00eb\'s "Real-time" {Chat} \\ for the \u2603 team \U0001f680 with a name well past sixty characters'
+ODD_PACKAGE = "zoes_real_time_chat_for_the_te"
+ODD_COMBINATION = ("redis", True, True)
 
 
 @pytest.mark.parametrize(("backend", "examples", "demo_page"), COMBINATIONS)
 def test_make_test_and_lint(
-    bake: Bake, make_env: dict[str, str], backend: str, examples: bool, demo_page: bool
+    baked: Bake, make_env: dict[str, str], backend: str, examples: bool, demo_page: bool
 ) -> None:
-    project = bake(pubsub_backend=backend, include_examples=examples, include_demo_page=demo_page)
+    answers = combination(backend, examples, demo_page)
+    if (backend, examples, demo_page) == ODD_COMBINATION:
+        # This combination's run doubles as the odd name's, so it costs no extra venv.
+        answers["project_name"] = ODD_NAME
+    project = baked(**answers)
     run(["make", "test"], cwd=project, env=make_env)
     run(["make", "lint"], cwd=project, env=make_env)
+    if "project_name" in answers:
+        assert project.name == "zoes-real-time-chat-for-the-team-with-a-name-well-past-sixty-characters"
+        show = f"from {ODD_PACKAGE}.settings import Settings; print(Settings(_env_file=None).app_name)"
+        python = str(project / ".venv" / "bin" / "python")
+        shown = subprocess.run([python, "-c", show], cwd=project, capture_output=True, text=True, timeout=60)
+        assert shown.stdout.removesuffix("\n") == ODD_NAME, shown.stderr
 
 
 def test_make_install_without_uv(bake: Bake, make_env_without_uv: dict[str, str]) -> None:

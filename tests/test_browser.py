@@ -1,8 +1,9 @@
-"""The demo page in a real browser: two pages chat, the ticker ticks, both recover from a restart.
+"""The demo page in a real browser: visitors chat in a room, the ticker ticks, both recover from a restart.
 
 Drives Debian's chromium (/usr/bin/chromium) through Playwright; Playwright's own browser
-download is not used. Skips when either is missing, unless REALTIME_REQUIRE_BROWSER=1.
-Screenshots of each viewport go to test-output/ at the repository root.
+download is not used. Skips when either is missing, unless REALTIME_REQUIRE_BROWSER=1. Two
+servers share Redis (TEST_REDIS_URL, under a PUBSUB_PREFIX of the test's own); without Redis the
+test skips, unless REALTIME_REQUIRE_REDIS=1. Screenshots go to test-output/ at the repository root.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,15 @@ WAIT_MS = 15_000
 RECOVER_MS = 45_000
 START_TIMEOUT = 30.0
 SSE_URL = re.compile(r"/api/sse(\?|$)")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+ROOM = "lobby"
+
+
+def required(variable: str, reason: str) -> None:
+    """Skip for `reason`, or fail when the environment variable says the test is mandatory."""
+    if os.environ.get(variable) == "1":
+        pytest.fail(f"{reason}, and {variable}=1")
+    pytest.skip(reason)
 
 
 def require_browser() -> None:
@@ -63,10 +74,7 @@ def require_browser() -> None:
     if not CHROMIUM.is_file():
         missing.append(str(CHROMIUM))
     if missing:
-        reason = f"no {' and no '.join(missing)}"
-        if os.environ.get("REALTIME_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{reason}, and REALTIME_REQUIRE_BROWSER=1")
-        pytest.skip(reason)
+        required("REALTIME_REQUIRE_BROWSER", f"no {' and no '.join(missing)}")
 
 
 def free_port() -> int:
@@ -83,7 +91,7 @@ class Server:
         self.project = project
         self.port = free_port()
         self.log = log
-        self.env = {**env, "PUBSUB_URL": "memory://"}
+        self.env = env
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -124,18 +132,35 @@ class Server:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
+def redis(project: Path, env: dict[str, str], script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `script` with the baked project's redis client, connected as `r`."""
+    python = str(project / ".venv" / "bin" / "python")
+    code = f"import redis, sys; r = redis.Redis.from_url(sys.argv[1]); {script}"
+    return subprocess.run(
+        [python, "-c", code, REDIS_URL, *args], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+
+
 @pytest.fixture
-def server(bake: Bake, make_env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
+def servers(bake: Bake, make_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[Server, Server]]:
+    """Two servers of one baked project, sharing Redis under a prefix of this test's own."""
     require_browser()
     project = bake()
     run(["make", "install"], cwd=project, env=make_env)
-    server = Server(project, tmp_path / "server.log", make_env)
-    server.start()
+    if redis(project, make_env, "r.ping()").returncode != 0:
+        required("REALTIME_REQUIRE_REDIS", f"no Redis at {REDIS_URL}")
+    prefix = f"test-browser-{uuid.uuid4().hex[:8]}:"
+    env = {**make_env, "PUBSUB_URL": REDIS_URL, "PUBSUB_PREFIX": prefix}
+    pair = Server(project, tmp_path / "one.log", env), Server(project, tmp_path / "two.log", env)
     try:
-        yield server
+        for server in pair:
+            server.start()
+        yield pair
     finally:
-        server.stop()
-        print(f"server output:\n{server.output()}")  # shown when the test fails
+        for server in pair:
+            server.stop()
+            print(f"server output:\n{server.output()}")  # shown when the test fails
+        redis(project, make_env, "[r.delete(key) for key in r.scan_iter(sys.argv[2] + '*')]", prefix)
 
 
 @pytest.fixture
@@ -158,25 +183,32 @@ def open_page(browser: Browser, viewport: str, url: str, errors: list[str]) -> P
     return page
 
 
-def chat_name(page: Page, previous: str = "…") -> str:
-    """Wait for the welcome, then return the name the server gave this page."""
-    expect(page.locator("#chat-state")).to_have_attribute("data-state", "connected", timeout=WAIT_MS)
-    expect(page.locator("#chat-me")).not_to_have_text(previous, timeout=WAIT_MS)
-    name = page.locator("#chat-me").inner_text()
-    expect(page.locator("#chat-log .notice", has_text=f"Welcome {name}!")).to_have_count(1, timeout=WAIT_MS)
-    return name
+def in_room(page: Page, name: str, timeout: int = WAIT_MS) -> None:
+    expect(page.locator("#room-state")).to_have_attribute("data-state", "connected", timeout=timeout)
+    expect(page.locator("#room-me")).to_have_text(name)
+    expect(page.locator("#room-name")).to_have_text(ROOM)
+
+
+def sees_online(page: Page, *names: str, timeout: int = WAIT_MS) -> None:
+    expect(page.locator("#room-online li")).to_have_text(sorted(names), timeout=timeout)
 
 
 def say(page: Page, text: str) -> None:
-    page.locator("#chat-input").fill(text)
-    page.locator("#chat-send").click()
+    page.locator("#say-input").fill(text)
+    page.locator("#say-send").click()
 
 
-def sees(page: Page, kind: str, who: str, text: str, timeout: int = WAIT_MS) -> None:
-    message = page.locator(f"#chat-log .msg.{kind}").filter(has_text=text)
+def sees(page: Page, who: str, text: str, timeout: int = WAIT_MS) -> None:
+    """`text` from `who` is in the log, once ("you" for the page's own)."""
+    message = page.locator("#room-log .msg:not(.notice)").filter(has_text=text)
     expect(message).to_have_count(1, timeout=timeout)
-    expect(message.locator(".who")).to_have_text(who)
+    expect(message).to_have_class(re.compile(r"\bown\b" if who == "you" else r"\bother\b"))
+    expect(message.locator(".who")).to_have_text(re.compile(rf"^{re.escape(who)} "))
     expect(message.locator(".text")).to_have_text(text)
+
+
+def texts(page: Page) -> list[str]:
+    return page.locator("#room-log .msg:not(.notice) .text").all_inner_texts()
 
 
 def tick_count(page: Page) -> int:
@@ -190,58 +222,88 @@ def ticks_past(page: Page, count: int, timeout: int = WAIT_MS) -> None:
     )
 
 
-def test_chat_and_ticker_recover_from_a_server_restart(server: Server, browser: Browser) -> None:
+def test_visitors_chat_in_a_room_and_recover_what_was_said_during_a_restart(
+    servers: tuple[Server, Server], browser: Browser
+) -> None:
+    one, two = servers
     errors: list[str] = []
-    desktop = open_page(browser, "desktop", server.url, errors)
-    phone = open_page(browser, "phone", server.url, errors)
-    me, other = chat_name(desktop), chat_name(phone)
-    assert me != other
-    expect(desktop.locator("#chat-log .notice", has_text=f"{other} joined!")).to_have_count(1, timeout=WAIT_MS)
+    # The desktop comes in through a link that names the room and the visitor; the phone is asked.
+    desktop = open_page(browser, "desktop", f"{one.url}?room={ROOM}&name=Ann", errors)
+    in_room(desktop, "Ann")
+    phone = open_page(browser, "phone", one.url, errors)
+    expect(phone.locator("#join-form")).to_be_visible()
+    OUTPUT.mkdir(exist_ok=True)
+    phone.screenshot(path=OUTPUT / "demo-phone-join.png", full_page=True)
+    phone.locator("#join-name").fill("Bob")
+    phone.locator("#join-room").fill(ROOM)
+    phone.locator("#join-enter").click()
+    in_room(phone, "Bob")
+    # The address now invites into the room, not as Bob.
+    assert phone.url == f"{one.url}?room={ROOM}"
+    for page in (desktop, phone):
+        sees_online(page, "Ann", "Bob")
+    expect(desktop.locator("#room-log .notice", has_text="Bob joined")).to_have_count(1)
 
-    # Chat both ways: each page sees its own message as "you" and the other's under its name.
     say(desktop, "Hello from the desktop")
-    sees(phone, "other", me, "Hello from the desktop")
-    sees(desktop, "own", "you", "Hello from the desktop")
+    sees(phone, "Ann", "Hello from the desktop")
+    sees(desktop, "you", "Hello from the desktop")
     say(phone, "Hi from the phone")
-    sees(desktop, "other", other, "Hi from the phone")
-    sees(phone, "own", "you", "Hi from the phone")
+    sees(desktop, "Bob", "Hi from the phone")
+    sees(phone, "you", "Hi from the phone")
 
     # User text is text: markup in a message is shown, not run.
     markup = '<img src="x" onerror="window.injected = true">'
     say(phone, markup)
-    sees(desktop, "other", other, markup)
+    sees(desktop, "Bob", markup)
     assert desktop.evaluate("window.injected") is None
-    assert desktop.locator("#chat-log img").count() == 0
+    assert desktop.locator("#room-log img").count() == 0
+    said = ["Hello from the desktop", "Hi from the phone", markup]
 
-    # A third page comes and goes: the others are told.
-    visitor = open_page(browser, "desktop", server.url, errors)
-    name = chat_name(visitor)
-    expect(phone.locator("#chat-log .notice", has_text=f"{name} joined!")).to_have_count(1, timeout=WAIT_MS)
-    visitor.context.close()
-    expect(phone.locator("#chat-log .notice", has_text=f"{name} left!")).to_have_count(1, timeout=WAIT_MS)
+    # A reload comes straight back into the room and shows what was said, once each.
+    phone.reload()
+    in_room(phone, "Bob")
+    expect(phone.locator("#room-log .msg:not(.notice)")).to_have_count(3)
+    assert texts(phone) == said
+    sees_online(phone, "Ann", "Bob")
 
-    # The ticker counts.
+    # Someone on the other server is in the room too, and talks while the first one restarts.
+    visitor = open_page(browser, "desktop", f"{two.url}?room={ROOM}&name=Cyd", errors)
+    in_room(visitor, "Cyd")
+    assert texts(visitor) == said
+    for page in (desktop, phone, visitor):
+        sees_online(page, "Ann", "Bob", "Cyd")
+
     for page in (desktop, phone):
-        expect(page.locator("#ticker-state")).to_have_attribute("data-state", "connected", timeout=WAIT_MS)
+        expect(page.locator("#ticker-state")).to_have_attribute("data-state", "connected")
         ticks_past(page, tick_count(page))
 
-    # Restart the server on the same port: both panels notice, then recover on their own.
+    # Restart the first server on the same port: both pages notice, then recover on their own.
     # The desktop's EventSource reconnects by itself, sending Last-Event-ID. The phone's meets
     # a proxy that answers 502 meanwhile, which makes an EventSource give up: the page then
     # opens a new one, passing the last id in the query.
     phone.route(SSE_URL, lambda route: route.fulfill(status=502, body="Bad Gateway"))
-    server.stop()
+    one.stop()
     before = {page: tick_count(page) for page in (desktop, phone)}
     for page in (desktop, phone):
-        expect(page.locator("#chat-state")).not_to_have_attribute("data-state", "connected", timeout=WAIT_MS)
-        expect(page.locator("#ticker-state")).not_to_have_attribute("data-state", "connected", timeout=WAIT_MS)
-        expect(page.locator("#chat-log .notice", has_text="Disconnected (1001")).to_have_count(1, timeout=WAIT_MS)
-    expect(phone.locator("#ticker-state")).to_have_text(re.compile(r"^reconnecting in \d+s$"), timeout=WAIT_MS)
-    server.start()
+        expect(page.locator("#room-state")).not_to_have_attribute("data-state", "connected")
+        expect(page.locator("#ticker-state")).not_to_have_attribute("data-state", "connected")
+        expect(page.locator("#room-log .notice", has_text="Disconnected (1001")).to_have_count(1)
+    expect(phone.locator("#ticker-state")).to_have_text(re.compile(r"^reconnecting in \d+s$"))
+    sees_online(visitor, "Cyd")
+    during = ["Said during the restart", "And a second thing"]
+    for text in during:
+        say(visitor, text)
+        sees(visitor, "you", text)
+    one.start()
     phone.unroute(SSE_URL)
 
     for page in (desktop, phone):
-        expect(page.locator("#chat-state")).to_have_attribute("data-state", "connected", timeout=RECOVER_MS)
+        in_room(page, "Ann" if page is desktop else "Bob", timeout=RECOVER_MS)
+        for text in during:
+            sees(page, "Cyd", text)
+        # What was said before is there once: the reconnect asked only for what came after it.
+        assert texts(page) == said + during
+        sees_online(page, "Ann", "Bob", "Cyd")
         expect(page.locator("#ticker-state")).to_have_attribute("data-state", "connected", timeout=RECOVER_MS)
         # The stream resumes after the last id it saw instead of starting again at 1.
         expect(page.locator("#tick-note")).to_have_text(re.compile(r"^Resumed at \d+"), timeout=RECOVER_MS)
@@ -249,14 +311,16 @@ def test_chat_and_ticker_recover_from_a_server_restart(server: Server, browser: 
         assert first > before[page] > 1
         ticks_past(page, first)
 
-    # A new connection is a new peer with a new name.
-    me, other = chat_name(desktop, previous=me), chat_name(phone, previous=other)
     say(phone, "Back after the restart")
-    sees(desktop, "other", other, "Back after the restart")
+    for page in (desktop, visitor):
+        sees(page, "Bob", "Back after the restart")
     say(desktop, "Welcome back")
-    sees(phone, "other", me, "Welcome back")
+    for page in (phone, visitor):
+        sees(page, "Ann", "Welcome back")
 
-    OUTPUT.mkdir(exist_ok=True)
     for viewport, page in (("desktop", desktop), ("phone", phone)):
         page.screenshot(path=OUTPUT / f"demo-{viewport}.png", full_page=True)
+    visitor.context.close()
+    expect(desktop.locator("#room-log .notice", has_text="Cyd left")).to_have_count(1)
+    sees_online(desktop, "Ann", "Bob")
     assert errors == []

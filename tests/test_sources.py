@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conftest import TEMPLATE
+from conftest import TEMPLATE, git, template_repo
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
-NOT_TEMPLATE = shutil.ignore_patterns(".git", ".venv", "build", "test-output", "__pycache__", ".*_cache")
-
-
-def git(*args: str, cwd: Path) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-    )
 
 
 def bare_clone(tmp_path: Path) -> str:
     """A bare git repository of the working tree as it is now, committed or not."""
-    work = tmp_path / "work"
-    shutil.copytree(TEMPLATE, work, ignore=NOT_TEMPLATE)
-    git("init", "--quiet", cwd=work)
-    git("add", "--all", cwd=work)
-    git("commit", "--quiet", "--message", "template", cwd=work)
+    work = template_repo(tmp_path / "work")
     git("clone", "--quiet", "--bare", str(work), str(tmp_path / "template.git"), cwd=tmp_path)
     return f"git+file://{tmp_path / 'template.git'}"
 
@@ -46,7 +31,7 @@ def test_cli_bakes(source: str, tmp_path: Path, cookiecutter_cli: Cli) -> None:
     project = out / "my-chat"
     assert (project / "src" / "my_chat").is_dir()
     assert not (project / "src" / "my_chat" / "static").exists()
-    assert "cd my-chat && make dev" in proc.stdout
+    assert "    cd my-chat\n" in proc.stdout
 
 
 def test_cli_refuses_bad_answer(tmp_path: Path, cookiecutter_cli: Cli) -> None:
@@ -54,5 +39,5 @@ def test_cli_refuses_bad_answer(tmp_path: Path, cookiecutter_cli: Cli) -> None:
     proc = cookiecutter_cli(str(TEMPLATE), "--no-input", "--output-dir", str(out), "package_name=json")
     assert proc.returncode != 0
     # cookiecutter logs its own traceback to stdout; the hook's one line is all of stderr.
-    assert proc.stderr.strip() == "ERROR: package_name 'json' shadows a standard-library module; choose another name"
+    assert proc.stderr.strip() == "ERROR: package_name 'json' shadows a standard-library module"
     assert not out.exists() or list(out.iterdir()) == []

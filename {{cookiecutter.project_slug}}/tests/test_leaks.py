@@ -72,7 +72,8 @@ async def drain(ws: ClientConnection) -> None:
 
 
 def test_1000_connect_disconnect_cycles_leave_nothing_behind() -> None:
-    app = create_app(make_settings(ws_max_message_bytes=1024), routes=TREE)
+    # A history the warm-up fills: from then on each message kept frees the oldest one.
+    app = create_app(make_settings(ws_max_message_bytes=1024, history_size=10), routes=TREE)
     hub: Hub = app.state.hub
     config = uvicorn.Config(app, ws_max_size=1024, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)

@@ -51,7 +51,9 @@ class Inbox:
         self.items: list[tuple[str, Frame]] = []
         self._arrived = asyncio.Event()
 
-    def __call__(self, topic: str, frame: Frame) -> None:
+    def __call__(
+        self, topic: str, frame: Frame, message_id: str | None, sender: str | None
+    ) -> None:
         self.items.append((topic, frame))
         self._arrived.set()
 
@@ -197,7 +199,10 @@ def test_one_connection_subscribes_to_every_topic_once(redis_server: RedisServer
     """Subscriptions follow the first and last local subscriber, on one connection."""
 
     class Subscriber:
-        def deliver(self, frame: Frame) -> None:
+        def __init__(self) -> None:
+            self.id = uuid.uuid4().hex
+
+        def deliver(self, frame: Frame, message_id: str | None = None) -> None:
             pass
 
     async def scenario() -> None:

@@ -181,8 +181,8 @@ def test_same_path_different_methods_and_kinds_coexist(tmp_path: Path) -> None:
 
 def test_route_table() -> None:
     lines = format_table(load_routes(BASIC, "table_tree")).splitlines()
-    rows = {tuple(line.split()) for line in lines}
-    assert tuple(lines[0].split()) == ("METHOD", "PATH", "KIND", "FILE")
+    rows = {tuple(line.split()[:4]) for line in lines}
+    assert tuple(lines[0].split()) == ("METHOD", "PATH", "KIND", "FILE", "MESSAGES")
     assert ("WS", "/api/ws/{room}", "websocket", "routes/api/ws/[room].py") in rows
     assert ("GET", "/api/stream", "sse", "routes/api/stream.py") in rows
     assert ("GET", "/api/hello", "http", "routes/api/hello.get.py") in rows
@@ -194,4 +194,4 @@ def test_routes_command(tmp_path: Path) -> None:
         [sys.executable, "-m", PACKAGE, "routes"],
         cwd=tmp_path, capture_output=True, text=True, timeout=30, check=True,
     )  # fmt: skip
-    assert result.stdout.splitlines()[0].split() == ["METHOD", "PATH", "KIND", "FILE"]
+    assert result.stdout.splitlines()[0].split() == ["METHOD", "PATH", "KIND", "FILE", "MESSAGES"]

@@ -1,9 +1,10 @@
-"""`python -m {{ cookiecutter.package_name }} serve|routes`."""
+"""`python -m {{ cookiecutter.package_name }} serve|routes|asyncapi`."""
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import sys
 from pathlib import Path
 
@@ -26,11 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--reload", action="store_true", help="restart when a file changes")
     commands.add_parser("routes", help="print the route table")
+    commands.add_parser("asyncapi", help="print the AsyncAPI document (as GET /asyncapi.json)")
     args = parser.parse_args(argv)
     settings = Settings()
     try:
         if args.command == "routes":
             print(format_table(load_routes(ROUTES, f"{__package__}.routes")))
+            return 0
+        if args.command == "asyncapi":
+            print(json.dumps(app.asyncapi(app.create_app(settings)), indent=2))
             return 0
         return run_server(settings, args.host, args.port, args.workers, args.reload)
     except RouteError as exc:
@@ -53,7 +58,7 @@ def run_server(
         target = app.create_app(settings)  # route files run once, in this process
     else:
         # Fail before uvicorn's processes do, with the file's name rather than a traceback.
-        load_routes(ROUTES, f"{__package__}.routes")
+        app.create_app(settings)
         target = f"{__package__}.app:create_app"
     # uvicorn configures its own loggers; ours (realtime's warnings included) share its handler.
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic_core import to_json
 
-__all__ = ["Frame", "as_text", "encode", "frame_text", "to_frame"]
+__all__ = ["Frame", "as_text", "encode", "encode_for_id", "frame_text", "insert_id", "to_frame"]
 
 TEXT, BINARY = 0x1, 0x2
 FIN = 0x80
@@ -70,3 +72,23 @@ def as_text(payload: str | bytes) -> str:
 def frame_text(frame: Frame) -> str:
     text: str | None = frame.get("text")
     return as_text(frame["bytes"] if text is None else text)
+
+
+def encode_for_id(data: Any, field: str) -> str:
+    """`data`'s JSON object without `field`, which `insert_id` fills in once the id is known."""
+    if "\n" in field:
+        raise ValueError(f"id_field must be one line, not {field!r}")
+    if isinstance(data, BaseModel):
+        fields = data.model_dump(mode="json")
+    elif isinstance(data, Mapping):
+        fields = dict(data)
+    else:
+        raise TypeError(f"id_field needs a dict or a pydantic model, not {type(data).__name__}")
+    fields.pop(field, None)
+    return to_json(fields).decode()
+
+
+def insert_id(payload: str, field: str, message_id: str | None) -> str:
+    """Put `field: message_id` first in the JSON object `payload`, without decoding it."""
+    head = to_json({field: message_id}).decode()
+    return head if payload == "{}" else head[:-1] + "," + payload[1:]

@@ -8,12 +8,17 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import FrameType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import HTTPConnection
 
+from .backends.base import HistoryEntry
 from .bus import Bus
 from .limits import Limits
+from .presence import Member, Presence
+
+if TYPE_CHECKING:
+    from .peer import Peer
 
 
 class Closable(Protocol):
@@ -25,15 +30,33 @@ class Hub:
     def __init__(self, bus: Bus, limits: Limits) -> None:
         self.bus = bus
         self.limits = limits
+        self.presence = Presence(bus.backend.presence_store(limits.presence_ttl))
         self.open: set[Closable] = set()
         self.connections = 0
         self.stopping = False
+        self._namespaces: dict[str, set[Peer]] = {}  # the open peers of each namespace
+
+    def join(self, peer: Peer) -> None:
+        self._namespaces.setdefault(peer.namespace, set()).add(peer)
+
+    def leave(self, peer: Peer) -> None:
+        members = self._namespaces.get(peer.namespace, set())
+        members.discard(peer)
+        if not members:
+            self._namespaces.pop(peer.namespace, None)
+
+    def peers(self, namespace: str | None = None) -> frozenset[Peer]:
+        """The open peers of one namespace, or of all."""
+        if namespace is not None:
+            return frozenset(self._namespaces.get(namespace, ()))
+        return frozenset().union(*self._namespaces.values())
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Run for the app's lifespan: start the bus, and end every connection on shutdown."""
         global _current
         await self.bus.start()
+        await self.presence.start()
         _current = self
         restore = _on_shutdown_signal(self.shut_down)
         try:
@@ -42,6 +65,7 @@ class Hub:
             restore()
             self.shut_down()
             _current = None
+            await self.presence.stop()
             await self.bus.stop()
 
     def shut_down(self) -> None:
@@ -65,9 +89,31 @@ def current_hub() -> Hub:
     return _current
 
 
-async def publish(topic: str, data: Any) -> None:
-    """Publish from server code (an HTTP route, a background task) to every subscriber."""
-    await current_hub().bus.publish(topic, data)
+async def publish(topic: str, data: Any, *, id_field: str | None = None) -> str | None:
+    """Publish from server code (an HTTP route, a background task) to every subscriber.
+
+    Returns the message's id (None without history, or while the broker is unreachable);
+    with `id_field`, `data` (a dict or a model) carries its own id under that key.
+    """
+    return await current_hub().bus.publish(topic, data, id_field=id_field)
+
+
+async def history(
+    topic: str, since: str | None = None, limit: int | None = None
+) -> list[HistoryEntry]:
+    """The kept messages of `topic` after `since` (all when None), oldest first; the newest
+    `limit` of those when given."""
+    return (await current_hub().bus.history(topic, since, limit)).entries
+
+
+async def presence(topic: str) -> list[Member]:
+    """The WebSocket peers subscribed to `topic` in every process that shares the PUBSUB_URL."""
+    return await current_hub().presence.members(topic)
+
+
+def peers(namespace: str | None = None) -> frozenset[Peer]:
+    """The open peers of this process: all of them, or those of one namespace."""
+    return current_hub().peers(namespace)
 
 
 def _on_shutdown_signal(callback: Callable[[], None]) -> Callable[[], None]:

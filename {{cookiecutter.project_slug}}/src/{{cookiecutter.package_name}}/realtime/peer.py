@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.requests import HTTPConnection
@@ -15,6 +15,7 @@ from .bus import Subscriptions
 from .frames import Frame, to_frame
 from .hub import Hub
 from .outlet import CLOSE_TIMEOUT, DIRECT, GONE, HIGH_WATER, AsgiOutlet, Outlet
+from .presence import member
 
 # Close codes (RFC 6455 section 7.4.1).
 GOING_AWAY = 1001
@@ -38,12 +39,14 @@ class Peer:
         websocket: WebSocket,
         hub: Hub,
         context: dict[str, Any],
+        namespace: str = "",
         drain: Callable[[Peer], Awaitable[None]] | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.request: HTTPConnection = websocket
         self.params: dict[str, Any] = dict(websocket.path_params)
         self.context = context
+        self.namespace = namespace
         self.closing = False
         self._websocket = websocket
         self._hub = hub
@@ -76,18 +79,48 @@ class Peer:
         """Bytes sent to this peer and not yet written to its socket."""
         return self._outlet.buffered_amount
 
+    @property
+    def peers(self) -> frozenset[Peer]:
+        """The open peers of this peer's namespace in this process, itself included."""
+        return self._hub.peers(self.namespace)
+
+    @property
+    def remote_address(self) -> str | None:
+        client = self.request.client
+        return client.host if client else None
+
     async def send(self, data: Any) -> None:
         self.deliver(to_frame(data))
 
-    async def publish(self, topic: str, data: Any) -> None:
-        """Send to every subscriber of `topic` but this peer."""
-        await self._hub.bus.publish(topic, data, sender=self)
+    async def publish(self, topic: str, data: Any, *, id_field: str | None = None) -> str | None:
+        """Send to every subscriber of `topic` but this peer; returns the message id, if kept."""
+        return await self._hub.bus.publish(topic, data, sender=self, id_field=id_field)
 
-    async def subscribe(self, topic: str) -> None:
-        if not self.closing:
-            await self._subscriptions.add(topic)
+    async def subscribe(
+        self,
+        topic: str,
+        *,
+        since: str | None = None,
+        last: int = 0,
+        presence: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Follow `topic`: first the kept messages after `since` (or the newest `last`), then live.
+
+        False when history no longer reached back to `since`; what it keeps is sent anyway.
+        `presence` is this peer's data in `presence(topic)` (default {}). A topic the peer
+        follows already gets no replay and True; its presence data is replaced.
+        """
+        entry = member(self.id, str(self), presence)  # bad data raises before anything changes
+        if self.closing:
+            return False
+        complete = await self._subscriptions.add(topic, since=since, last=last)
+        await self._hub.presence.join(topic, entry)
+        if topic not in self._subscriptions.topics:  # unsubscribed or finished meanwhile
+            await self._hub.presence.leave(self.id, [topic])
+        return complete
 
     async def unsubscribe(self, topic: str) -> None:
+        await self._hub.presence.leave(self.id, [topic])
         await self._subscriptions.remove(topic)
 
     async def wait_for_drain(self) -> None:
@@ -108,7 +141,7 @@ class Peer:
         self._stop_sending(discard=True)
         self._drop(ABNORMAL_CLOSURE, "")
 
-    def deliver(self, frame: Frame) -> None:
+    def deliver(self, frame: Frame, message_id: str | None = None) -> None:
         if self.closing:
             return
         outlet = self._outlet
@@ -156,6 +189,7 @@ class Peer:
         """Release everything the peer holds once its connection is over."""
         self._stop_sending()
         self._outlet.release()
+        await self._hub.presence.leave(self.id, self.topics)
         await self._subscriptions.clear()
 
     def _stop_sending(self, discard: bool = False) -> None:

@@ -12,20 +12,22 @@ import inspect
 import re
 import sys
 import traceback
-from collections.abc import Iterable
+import typing
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import ModuleType
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import WebSocketRoute
 
-from .sse import stream_response
-from .websocket import WebSocketHandler
+from .sse import SSEEvent, stream_response
+from .websocket import Message, WebSocketHandler
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _PARAM = re.compile(r"\[(\.\.\.)?([^\]]*)\]")
@@ -72,6 +74,7 @@ class Route:
     source: RouteFile
     kind: str  # "websocket", "sse" or "http"
     handler: Any
+    doc: str | None = None  # the route file's docstring
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -80,6 +83,20 @@ class Route:
         if self.kind == "sse":
             return ("GET",)
         return (self.source.method,) if self.source.method else HTTP_METHODS[:5]
+
+    @property
+    def receives(self) -> Any:
+        """What clients send a WebSocket route: a type, `Message` (any frame), or None."""
+        if not isinstance(self.handler, WebSocketHandler) or self.handler.message is None:
+            return None
+        return self.handler.receives or Message
+
+    @property
+    def sends(self) -> Any:
+        """The declared type of what the route sends (an SSE event's data), or None."""
+        if isinstance(self.handler, WebSocketHandler):
+            return self.handler.sends
+        return _event_data_type(self.handler) if self.kind == "sse" else None
 
 
 def load_routes(directory: Path, package: str) -> list[Route]:
@@ -93,14 +110,18 @@ def load_routes(directory: Path, package: str) -> list[Route]:
 
 
 def mount(app: FastAPI, routes: Iterable[Route]) -> None:
+    """Register `routes` on `app`; a file at a path the app already serves is an error."""
     routes = list(routes)
+    _refuse_served(app, routes)
     for route in routes:
         path, name = route.source.path, str(route.source.file)
         if route.kind == "websocket":
             app.router.routes.append(WebSocketRoute(path, route.handler.serve, name=name))
         elif route.kind == "sse":
+            generator = inspect.isasyncgenfunction(route.handler)
             app.add_api_route(
-                path, _sse_endpoint(route.handler), methods=["GET"], name=name,
+                path, _sse_endpoint(route.handler) if generator else route.handler,
+                methods=["GET"], name=name,
                 response_class=EventSourceResponse, response_model=None,
             )  # fmt: skip
         else:
@@ -114,13 +135,30 @@ def mount(app: FastAPI, routes: Iterable[Route]) -> None:
 
 
 def format_table(routes: Iterable[Route]) -> str:
-    rows = [("METHOD", "PATH", "KIND", "FILE")]
-    rows += [(_methods(r), r.source.path, r.kind, f"routes/{r.source.file}") for r in routes]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    rows = [("METHOD", "PATH", "KIND", "FILE", "MESSAGES")]
+    rows += [
+        (_methods(r), r.source.path, r.kind, f"routes/{r.source.file}", _messages(r))
+        for r in routes
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
-        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[3]])
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[4]]).rstrip()
         for row in rows
     )
+
+
+def type_name(value: Any) -> str:
+    """A type as its annotation reads: `Point`, `list[int]`."""
+    return value.__name__ if isinstance(value, type) else repr(value).replace("typing.", "")
+
+
+def _messages(route: Route) -> str:
+    parts = [
+        f"{verb} {type_name(value)}"
+        for verb, value in (("receives", route.receives), ("sends", route.sends))
+        if value is not None
+    ]
+    return ", ".join(parts)
 
 
 def _methods(route: Route) -> str:
@@ -171,7 +209,10 @@ def _load(directory: Path, source: RouteFile, package: str) -> Route:
         raise RouteError(f"{source.file}: defines no `handler`")
     if isinstance(handler, WebSocketHandler):
         kind = "websocket"
-    elif inspect.isasyncgenfunction(handler):
+    elif inspect.isasyncgenfunction(handler) or (
+        # h3's push style; under another method (a POST that streams) it stays an HTTP route
+        source.method in (None, "GET") and _returns(handler, EventSourceResponse)
+    ):
         kind = "sse"
     elif callable(handler):
         kind = "http"
@@ -182,7 +223,7 @@ def _load(directory: Path, source: RouteFile, package: str) -> Route:
         )
     if kind != "http" and source.method not in (None, "GET" if kind == "sse" else None):
         raise RouteError(f"{source.file}: a {kind} route cannot take the .{source.method} suffix")
-    return Route(source, kind, handler)
+    return Route(source, kind, handler, inspect.getdoc(module))
 
 
 def _import(path: Path, name: str, file: PurePosixPath) -> ModuleType:
@@ -218,6 +259,48 @@ def _refuse_clashes(routes: list[Route]) -> None:
                     f"routes/{other.source.file} and routes/{route.source.file} both claim "
                     f"{method} {route.source.path}"
                 )
+
+
+def _returns(function: Any, cls: type) -> bool:
+    """Whether `function` is annotated to return `cls` (or a subclass)."""
+    returned = _return_annotation(function)
+    return isinstance(returned, type) and issubclass(returned, cls)
+
+
+def _return_annotation(function: Any) -> Any:
+    try:
+        return typing.get_type_hints(function).get("return")
+    except Exception:  # an annotation that does not resolve: FastAPI will say so when it mounts
+        return None
+
+
+def _event_data_type(generator_function: Any) -> Any:
+    """The data type of an SSE generator's events, from `-> AsyncIterator[Model]`.
+
+    `AsyncIterator[SSEEvent[Model]]` types the data of events that also set an id or
+    a name; other items (`dict`, `str`, `ServerSentEvent`) say nothing of their data.
+    """
+    returned = _return_annotation(generator_function)
+    if typing.get_origin(returned) not in (AsyncIterator, AsyncIterable, AsyncGenerator):
+        return None
+    item = typing.get_args(returned)[0]
+    if typing.get_origin(item) is SSEEvent:
+        return typing.get_args(item)[0]
+    if item is str or (isinstance(item, type) and issubclass(item, BaseModel)):
+        return item
+    return None
+
+
+def _refuse_served(app: FastAPI, routes: list[Route]) -> None:
+    # Routes the app registered before the files (built-ins such as /healthz, FastAPI's /docs).
+    served = {getattr(r, "path", None): getattr(r, "name", "") for r in app.router.routes}
+    for route in routes:
+        name = served.get(route.source.path)
+        if name is not None:
+            raise RouteError(
+                f"routes/{route.source.file} claims {route.source.path}, which the app serves "
+                f"itself ({name}): move the file"
+            )
 
 
 def _sse_endpoint(generator_function: Any) -> Any:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Generic, NotRequired, TypedDict, TypeVar
 
 import anyio
+from pydantic import BaseModel
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 
@@ -23,18 +25,30 @@ from .hub import Hub, hub_of
 
 logger = logging.getLogger(__name__)
 
-Item = str | Mapping[str, Any] | ServerSentEvent
+T = TypeVar("T")
+
+
+class SSEEvent(TypedDict, Generic[T]):
+    """An event as a generator may yield it, typed by its data: `AsyncIterator[SSEEvent[Tick]]`."""
+
+    data: T
+    event: NotRequired[str]
+    id: NotRequired[str | int]
+    retry: NotRequired[int]
+
+
+Item = str | Mapping[str, Any] | ServerSentEvent | BaseModel
 FIELDS = frozenset({"data", "event", "id", "retry", "comment"})
 # Bounds the clean-up after a stream ends (unsubscribing, `on_closed` callbacks).
 CLEANUP_TIMEOUT = 5.0
 
 
 def to_event(item: Item) -> ServerSentEvent:
-    """A `str` is the data; a mapping names the fields; non-text data is JSON-encoded once."""
+    """A `str` or a model is the data; a mapping names the fields; non-text data is JSON-encoded."""
     if isinstance(item, ServerSentEvent):
         return item
-    if isinstance(item, str):
-        return ServerSentEvent(data=item)
+    if isinstance(item, str | BaseModel):
+        return ServerSentEvent(data=as_text(encode(item)))
     unknown = set(item) - FIELDS
     if unknown:
         raise ValueError(f"unknown SSE field(s) {sorted(unknown)}; use {sorted(FIELDS)}")
@@ -52,6 +66,7 @@ class EventStream:
     """A push-style stream, as h3's `createEventStream`."""
 
     def __init__(self, request: Request, hub: Hub) -> None:
+        self.id = uuid.uuid4().hex
         self.request = request
         self.closed = False
         self._hub = hub
@@ -63,14 +78,16 @@ class EventStream:
 
     @property
     def last_event_id(self) -> str | None:
-        return self.request.headers.get("last-event-id")
+        """The id a reconnecting client saw last; `?last_event_id=` for a new EventSource."""
+        request = self.request
+        return request.headers.get("last-event-id") or request.query_params.get("last_event_id")
 
     async def push(self, item: Item) -> None:
         """Queue an event; after `close()` this does nothing."""
         self._put(to_event(item))
 
-    def deliver(self, frame: Frame) -> None:
-        self._put(ServerSentEvent(data=frame_text(frame)))
+    def deliver(self, frame: Frame, message_id: str | None = None) -> None:
+        self._put(ServerSentEvent(data=frame_text(frame), id=message_id))
 
     async def subscribe(self, topic: str) -> None:
         """Follow a pub/sub topic while the response streams: each message becomes an event."""
@@ -122,9 +139,12 @@ class EventStream:
             if self._hub.stopping:
                 self.shut_down()
             # Subscribed only now: a response that is never sent leaves no subscription behind.
+            since, complete = self.last_event_id, True
             for topic in list(self._topics):
                 if not self.closed:
-                    await self._subscriptions.add(topic)
+                    complete &= await self._subscriptions.add(topic, since=since)
+            if not complete:
+                yield gap_event(since)
             while (event := await self._queue.get()) is not None:
                 yield event
         finally:
@@ -142,6 +162,11 @@ class EventStream:
                     await result
             except Exception:
                 logger.exception("on_closed callback failed: %s", self.request.url.path)
+
+
+def gap_event(since: str | None) -> ServerSentEvent:
+    """Says that history no longer reaches back to `since`: some messages are lost."""
+    return ServerSentEvent(event="gap", data=as_text(encode({"since": since})))
 
 
 def create_event_stream(request: Request) -> EventStream:

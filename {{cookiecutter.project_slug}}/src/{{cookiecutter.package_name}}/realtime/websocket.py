@@ -1,4 +1,9 @@
-"""WebSocket handlers with crossws' hooks: upgrade, open, message, close, error, drain."""
+"""WebSocket handlers with crossws' hooks: upgrade, open, message, close, error, drain.
+
+A `message` hook whose second parameter is annotated with a type pydantic can
+validate (not `Message`) gets each frame's JSON validated into that type; the
+annotation is read once, when the handler is defined.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,10 @@ import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse
@@ -23,9 +29,10 @@ T = TypeVar("T")
 
 Result = Awaitable[None] | None
 Context = Mapping[str, Any] | None
-UpgradeHook = Callable[[HTTPConnection], Awaitable[Context] | Context]
+UpgradeHook = Callable[[HTTPConnection], "Awaitable[Context | Accept] | Context | Accept"]
 OpenHook = Callable[[Peer], Result]
-MessageHook = Callable[[Peer, "Message"], Result]
+# The message is a `Message`, or a value of the type the hook's parameter is annotated with.
+MessageHook = Callable[[Peer, Any], Result]
 CloseHook = Callable[[Peer, int, str], Result]
 ErrorHook = Callable[[Peer, Exception], Result]
 DrainHook = Callable[[Peer], Result]
@@ -53,7 +60,17 @@ class Message:
         return f"Message({self.data!r})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class Accept:
+    """What `upgrade` may return to admit the client with more than a context."""
+
+    context: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] | None = None  # added to the 101 response
+    subprotocol: str | None = None  # one the client offered in Sec-WebSocket-Protocol
+    namespace: str | None = None  # `peer.peers` groups by it; the request's path when None
+
+
+@dataclass(frozen=True, kw_only=True)
 class WebSocketHandler:
     upgrade: UpgradeHook | None = None
     open: OpenHook | None = None
@@ -61,6 +78,15 @@ class WebSocketHandler:
     close: CloseHook | None = None
     error: ErrorHook | None = None
     drain: DrainHook | None = None
+    sends: Any = None  # the type of what the route sends, for the AsyncAPI document
+    # What frames are validated into before `message` sees them; None: a `Message`.
+    receives: Any = field(init=False, default=None)
+    _adapter: TypeAdapter[Any] | None = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        receives = message_type(self.message) if self.message else None
+        object.__setattr__(self, "receives", receives)
+        object.__setattr__(self, "_adapter", None if receives is None else TypeAdapter(receives))
 
     async def serve(self, websocket: WebSocket) -> None:
         """The route's endpoint: admit the client, then run its session."""
@@ -72,9 +98,7 @@ class WebSocketHandler:
         hub.connections += 1
         try:
             try:
-                context = await _maybe_await(self.upgrade(websocket)) if self.upgrade else None
-                if not isinstance(context, Mapping | None):
-                    raise TypeError(f"upgrade returned {type(context).__name__}, not a dict")
+                accept = await self._admit(websocket)
             except HTTPException as exc:
                 await _deny(websocket, exc.status_code, exc.detail, exc.headers)
                 return
@@ -83,15 +107,33 @@ class WebSocketHandler:
                 logger.exception("upgrade hook failed for %s", websocket.url.path)
                 await _deny(websocket, 500, "upgrade failed")
                 return
-            await websocket.accept()
+            headers = [(k.encode(), v.encode()) for k, v in (accept.headers or {}).items()]
+            await websocket.accept(accept.subprotocol, headers)
+            namespace = accept.namespace or websocket.url.path
             drain = self._on_drain if self.drain else None
-            peer = Peer(websocket, hub, dict(context or {}), drain=drain)
+            peer = Peer(websocket, hub, dict(accept.context or {}), namespace, drain=drain)
             await self._session(peer, hub)
         finally:
             hub.connections -= 1
 
+    async def _admit(self, websocket: WebSocket) -> Accept:
+        """What the upgrade hook decided; raises to refuse the handshake."""
+        result = await _maybe_await(self.upgrade(websocket)) if self.upgrade else None
+        if not isinstance(result, Accept):
+            if not isinstance(result, Mapping | None):
+                raise TypeError(f"upgrade returned {type(result).__name__}, not a dict or Accept")
+            result = Accept(context=result)
+        offered = websocket.scope.get("subprotocols", [])
+        if result.subprotocol is not None and result.subprotocol not in offered:
+            raise ValueError(
+                f"upgrade chose subprotocol {result.subprotocol!r}, which the client did not "
+                f"offer (it offered {offered})"
+            )
+        return result
+
     async def _session(self, peer: Peer, hub: Hub) -> None:
         hub.open.add(peer)
+        hub.join(peer)
         if hub.stopping:  # the signal came while the handshake was under way
             peer.shut_down()
         limits = hub.limits
@@ -113,14 +155,30 @@ class WebSocketHandler:
                 elif not bucket.take():
                     peer._close_now(POLICY_VIOLATION, "rate limit exceeded")
                 else:
-                    await self._run(self.message, peer, Message(data))
+                    await self._receive(peer, data)
         finally:
             hub.open.discard(peer)
+            hub.leave(peer)
             await peer.finish()
             await self._run(self.close, peer, code, reason)
 
     async def _on_drain(self, peer: Peer) -> None:
         await self._run(self.drain, peer)
+
+    async def _receive(self, peer: Peer, data: str | bytes) -> None:
+        if self._adapter is None:
+            await self._run(self.message, peer, Message(data))
+            return
+        try:
+            value = self._adapter.validate_json(data)
+        except ValidationError as exc:  # the client's mistake, not the server's: not logged
+            if self.error is not None:
+                await self._run(self.error, peer, exc)
+            else:
+                detail = json.loads(exc.json(include_url=False))
+                await peer.send({"error": "invalid message", "detail": detail})
+            return
+        await self._run(self.message, peer, value)
 
     async def _run(self, hook: Callable[..., Result] | None, peer: Peer, *args: Any) -> None:
         """Run a hook; its exception goes to `error` and the log, never further."""
@@ -142,9 +200,35 @@ def define_websocket_handler(
     close: CloseHook | None = None,
     error: ErrorHook | None = None,
     drain: DrainHook | None = None,
+    sends: Any = None,
 ) -> WebSocketHandler:
-    """Hooks may be plain or async functions; every one is optional."""
-    return WebSocketHandler(upgrade, open, message, close, error, drain)
+    """Hooks may be plain or async functions; every one is optional.
+
+    `sends` is the type of what the route sends (a pydantic model, say): it is
+    only documented, in the AsyncAPI document.
+    """
+    return WebSocketHandler(
+        upgrade=upgrade,
+        open=open,
+        message=message,
+        close=close,
+        error=error,
+        drain=drain,
+        sends=sends,
+    )
+
+
+def message_type(hook: Callable[..., Any]) -> Any:
+    """The type a `message` hook's frames are validated into, or None for a `Message`."""
+    try:
+        parameters = list(inspect.signature(hook, eval_str=True).parameters.values())
+    except NameError as exc:
+        name = getattr(hook, "__qualname__", repr(hook))
+        raise TypeError(f"{name}: cannot resolve its annotations: {exc}") from exc
+    if len(parameters) < 2:
+        return None
+    annotation = parameters[1].annotation
+    return None if annotation in (inspect.Parameter.empty, Message, Any) else annotation
 
 
 def _refusal(websocket: WebSocket, hub: Hub) -> tuple[int, str] | None:

@@ -1,10 +1,19 @@
 """The chat room: everyone on the topic `chat` sees everyone else's messages."""
 
+from pydantic import BaseModel
+
 from {{ cookiecutter.package_name }}.realtime import Message, Peer, define_websocket_handler
 
 
-def server(message: str) -> dict[str, str]:
-    return {"user": "server", "message": message}
+class ChatMessage(BaseModel):
+    """What every peer is sent: from another peer, or from the server."""
+
+    user: str
+    message: str
+
+
+def server(message: str) -> ChatMessage:
+    return ChatMessage(user="server", message=message)
 
 
 async def open(peer: Peer) -> None:
@@ -17,7 +26,7 @@ async def message(peer: Peer, message: Message) -> None:
     if "ping" in message.text():
         await peer.send(server("pong"))
         return
-    msg = {"user": str(peer), "message": message.text()}
+    msg = ChatMessage(user=str(peer), message=message.text())
     await peer.send(msg)  # echo
     await peer.publish("chat", msg)
 
@@ -26,4 +35,5 @@ async def close(peer: Peer, code: int, reason: str) -> None:
     await peer.publish("chat", server(f"{peer} left!"))
 
 
-handler = define_websocket_handler(open=open, message=message, close=close)
+# Clients send plain text (`message` takes any frame); the room sends ChatMessage JSON.
+handler = define_websocket_handler(open=open, message=message, close=close, sends=ChatMessage)
