@@ -37,6 +37,12 @@ SERVE_TREE = (
     "app.create_app = functools.partial(app.create_app, routes=pathlib.Path(sys.argv.pop(1))); "
     f"from {PACKAGE}.__main__ import main; sys.exit(main())"
 )
+# Prefixed to SERVE_TREE: `serve` under one of uvicorn's own WebSocket implementations
+# (argv[1]) instead of the app's protocol, so that peers take the plain ASGI path.
+SERVE_WITH_WS = (
+    "import sys, uvicorn; run, ws = uvicorn.run, sys.argv.pop(1); "
+    "uvicorn.run = lambda *args, **kwargs: run(*args, **{**kwargs, 'ws': ws}); "
+)
 
 
 def free_port() -> int:
@@ -159,7 +165,8 @@ def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
     """Start servers with extra environment and flags; all are stopped afterwards.
 
     `routes=` serves a fixture route tree instead of the package's routes, with the CLI's settings,
-    after running the Python statements of `prelude`.
+    after running the Python statements of `prelude`; `ws=` (with `routes=`) names the uvicorn
+    WebSocket implementation to use instead of the app's.
     """
     servers: list[Server] = []
 
@@ -169,11 +176,15 @@ def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
         wait: bool = True,
         routes: Path | None = None,
         prelude: str = "",
+        ws: str | None = None,
     ) -> Server:
         port = free_port()
         log = tmp_path / f"server-{port}.log"
         full_env = {**os.environ, "PUBSUB_URL": "memory://", **(env or {})}
         serve = ["-c", prelude + SERVE_TREE, str(routes)] if routes else ["-m", PACKAGE]
+        if ws is not None:
+            assert routes is not None, "ws= needs routes="
+            serve = ["-c", prelude + SERVE_WITH_WS + SERVE_TREE, ws, str(routes)]
         command = [sys.executable, *serve, "serve", "--host", "127.0.0.1"]
         with log.open("wb") as out:
             process = subprocess.Popen(

@@ -24,6 +24,7 @@ from {{ cookiecutter.package_name }}.realtime import (
 )
 from {{ cookiecutter.package_name }}.realtime.backends import MemoryBackend
 from {{ cookiecutter.package_name }}.realtime.hub import current_hub
+from {{ cookiecutter.package_name }}.realtime.outlet import CLOSE_TIMEOUT
 
 from . import conftest
 from .conftest import RECEIVE_TIMEOUT, make_settings, route_module
@@ -260,33 +261,34 @@ def test_hooks_are_given_by_keyword_only() -> None:
 
 
 class StalledSocket:
-    """Stands in for a WebSocket whose client stopped reading: data frames never go."""
+    """Stands in for a WebSocket whose client stopped reading, under a server with no
+    abort (the ASGI path): no frame ever goes, and the client never says a word."""
 
     def __init__(self) -> None:
         self.scope: dict[str, object] = {}
         self.path_params: dict[str, str] = {}
-        self.closed = asyncio.Event()
         self.sent: list[Message] = []
 
     async def send(self, frame: Message) -> None:
-        if frame["type"] == "websocket.send":
-            await asyncio.Event().wait()
-        self.sent.append(frame)
-        self.closed.set()
+        await asyncio.Event().wait()
+
+    async def receive(self) -> Message:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
 
 
-def test_close_keeps_its_code_when_the_queue_is_full() -> None:
-    async def scenario() -> list[Message]:
-        hub = Hub(Bus(MemoryBackend()), Limits(ws_send_queue=1))
-        peer = Peer(socket := StalledSocket(), hub, {})  # type: ignore[arg-type]
+def test_a_close_that_cannot_be_sent_ends_the_session_with_its_code() -> None:
+    async def scenario() -> tuple[Message, float]:
+        hub = Hub(Bus(MemoryBackend()), Limits(ws_send_buffer_bytes=1000))
+        peer = Peer(StalledSocket(), hub, {})  # type: ignore[arg-type]
         await peer.send("taken by the writer, which stalls")
-        await asyncio.sleep(0)  # let the writer take it
-        await peer.send("fills the queue")
         await peer.close(4000, "kicked")
-        async with asyncio.timeout(5):
-            await socket.closed.wait()
+        start = asyncio.get_running_loop().time()
+        async with asyncio.timeout(CLOSE_TIMEOUT + 3):
+            event = await peer.receive()
         await peer.finish()
-        return socket.sent
+        return event, asyncio.get_running_loop().time() - start
 
-    sent = asyncio.run(scenario())
-    assert sent == [{"type": "websocket.close", "code": 4000, "reason": "kicked"}]
+    event, elapsed = asyncio.run(scenario())
+    assert event == {"type": "websocket.disconnect", "code": 4000, "reason": "kicked"}
+    assert CLOSE_TIMEOUT <= elapsed < CLOSE_TIMEOUT + 1

@@ -17,7 +17,12 @@ TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 
 
 def handshake(
-    port: int, path: str, *, receive_buffer: int | None = None, origin: str | None = None
+    port: int,
+    path: str,
+    *,
+    receive_buffer: int | None = None,
+    origin: str | None = None,
+    extensions: str | None = None,
 ) -> socket.socket:
     """Open a WebSocket on `path` and return the socket, positioned at the first frame."""
     sock = socket.socket()
@@ -35,6 +40,7 @@ def handshake(
         f"Sec-WebSocket-Key: {key}",
         "Sec-WebSocket-Version: 13",
         *([f"Origin: {origin}"] if origin else []),
+        *([f"Sec-WebSocket-Extensions: {extensions}"] if extensions else []),
     ]
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
     head = b""
@@ -74,6 +80,17 @@ def read_frame(sock: socket.socket) -> tuple[int, bytes]:
     elif size == 127:
         (size,) = struct.unpack("!Q", _receive_exactly(sock, 8))
     return first & 0x0F, _receive_exactly(sock, size)
+
+
+def read_raw_frame(sock: socket.socket) -> bytes:
+    """The next frame from the server, header included, exactly as it came."""
+    head = _receive_exactly(sock, 2)
+    size = head[1] & 0x7F
+    if size >= 126:
+        extra = _receive_exactly(sock, 2 if size == 126 else 8)
+        head += extra
+        size = int.from_bytes(extra, "big")
+    return head + _receive_exactly(sock, size)
 
 
 def read_close(sock: socket.socket) -> int:

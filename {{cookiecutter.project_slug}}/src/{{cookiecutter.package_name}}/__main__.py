@@ -80,6 +80,8 @@ def run_server(
         workers=workers,
         reload=reload,
         reload_dirs=[str(Path(__file__).parent)] if reload else None,
+        ws=f"{__package__}.realtime._uvicorn:RealtimeWebSocketProtocol",
+        ws_per_message_deflate=settings.ws_permessage_deflate,
         ws_max_size=settings.ws_max_message_bytes,
         ws_ping_interval=settings.ws_ping_seconds,
         ws_ping_timeout=settings.ws_ping_seconds,

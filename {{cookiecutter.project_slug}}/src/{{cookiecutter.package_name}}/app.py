@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from .realtime import AbortMiddleware, Bus, Hub, backend_from_url, load_routes, mount
+from .realtime import Bus, Hub, backend_from_url, load_routes, mount
 from .realtime.asyncapi import asyncapi_document, asyncapi_page
 from .realtime.health import HEALTH_PATH, health_check
 from .realtime.hub import CurrentHubMiddleware
@@ -32,7 +32,6 @@ def create_app(settings: Settings | None = None, routes: Path = ROUTES) -> FastA
     hub = create_hub(settings)
     app = FastAPI(title=settings.app_name, lifespan=lambda _: hub.running())
     app.state.hub = hub
-    app.add_middleware(AbortMiddleware)
     app.add_middleware(CurrentHubMiddleware, hub=hub)
     # Built-in routes come before the route files, which may not claim their paths.
     healthz = health_check(settings.pubsub_url)

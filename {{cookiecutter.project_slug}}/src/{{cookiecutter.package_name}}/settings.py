@@ -25,9 +25,11 @@ class Settings(BaseSettings):
     pubsub_prefix: str = "{{ cookiecutter.package_name }}:"
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = DEFAULT.allowed_origins
     ws_max_message_bytes: Annotated[int, Field(gt=0)] = DEFAULT.ws_max_message_bytes
-    ws_send_queue: Annotated[int, Field(gt=0)] = DEFAULT.ws_send_queue
+    ws_send_buffer_bytes: Annotated[int, Field(gt=0)] = DEFAULT.ws_send_buffer_bytes
     ws_rate_limit: Annotated[float, Field(gt=0)] = DEFAULT.ws_rate_limit
     ws_ping_seconds: Annotated[float, Field(gt=0)] = 20
+    # Off: compressing costs a zlib pass per receiver (docs/design.md).
+    ws_permessage_deflate: bool = False
     max_connections: Annotated[int, Field(gt=0)] = DEFAULT.max_connections
     sse_ping_seconds: Annotated[float, Field(gt=0)] = DEFAULT.sse_ping_seconds
     history_size: Annotated[int, Field(ge=0)] = DEFAULT.history_size

@@ -10,7 +10,6 @@ from .presence import Member
 from .routing import Route, RouteError, load_routes, mount
 from .sse import EventStream, SSEEvent, create_event_stream
 from .websocket import (
-    AbortMiddleware,
     Accept,
     Message,
     WebSocketHandler,
@@ -18,7 +17,6 @@ from .websocket import (
 )
 
 __all__ = [
-    "AbortMiddleware",
     "Accept",
     "Bus",
     "EventStream",

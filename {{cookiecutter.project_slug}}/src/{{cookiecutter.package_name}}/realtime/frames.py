@@ -2,14 +2,51 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic_core import to_json
-from starlette.types import Message as Frame
 
 __all__ = ["Frame", "as_text", "encode", "encode_for_id", "frame_text", "insert_id", "to_frame"]
+
+TEXT, BINARY = 0x1, 0x2
+FIN = 0x80
+
+
+class Frame(dict[str, Any]):
+    """The ASGI `websocket.send` message for one payload, shared by every receiver.
+
+    It also keeps the payload as one WebSocket frame (`wire()`), built on first use:
+    the bytes a server writes to every connection that negotiated no extension.
+    """
+
+    __slots__ = ("_wire",)
+    _wire: bytes
+
+    def wire(self) -> bytes:
+        try:
+            return self._wire
+        except AttributeError:
+            text: str | None = self.get("text")
+            if text is None:
+                self._wire = frame_bytes(BINARY, self["bytes"])
+            else:
+                self._wire = frame_bytes(TEXT, text.encode())
+            return self._wire
+
+
+def frame_bytes(opcode: int, payload: bytes) -> bytes:
+    """One final, unmasked frame as a server sends it (RFC 6455 section 5.2)."""
+    size = len(payload)
+    if size < 126:
+        head = bytes((FIN | opcode, size))
+    elif size < 1 << 16:
+        head = struct.pack("!BBH", FIN | opcode, 126, size)
+    else:
+        head = struct.pack("!BBQ", FIN | opcode, 127, size)
+    return head + payload
 
 
 def encode(data: Any) -> str | bytes:
@@ -23,8 +60,8 @@ def to_frame(data: Any) -> Frame:
     """The ASGI `websocket.send` message for `data`, shared by every receiver."""
     payload = encode(data)
     if isinstance(payload, bytes):
-        return {"type": "websocket.send", "bytes": payload}
-    return {"type": "websocket.send", "text": payload}
+        return Frame(type="websocket.send", bytes=payload)
+    return Frame(type="websocket.send", text=payload)
 
 
 def as_text(payload: str | bytes) -> str:

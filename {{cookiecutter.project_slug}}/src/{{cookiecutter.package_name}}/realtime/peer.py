@@ -1,37 +1,46 @@
-"""A WebSocket peer: what handlers see of one connection, and its outgoing queue."""
+"""A WebSocket peer: what handlers see of one connection, and its byte-bounded way out."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.requests import HTTPConnection
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.types import Message
+from starlette.websockets import WebSocket
 
 from .bus import Subscriptions
 from .frames import Frame, to_frame
 from .hub import Hub
+from .outlet import CLOSE_TIMEOUT, DIRECT, GONE, HIGH_WATER, AsgiOutlet, Outlet
 from .presence import member
 
-# How long a close frame may wait for a peer that stopped reading before the
-# connection is aborted: its socket would otherwise stay open until shutdown.
-CLOSE_TIMEOUT = 2.0
-# Set by `AbortMiddleware` when the server lets us reach the transport.
-ABORT_KEY = "realtime.abort"
+# Close codes (RFC 6455 section 7.4.1).
+GOING_AWAY = 1001
+POLICY_VIOLATION = 1008
+MESSAGE_TOO_BIG = 1009
+TRY_AGAIN_LATER = 1013
+# Never on the wire: what the `close` hook sees when the connection was dropped.
+ABNORMAL_CLOSURE = 1006
+SEND_BUFFER_FULL = "send buffer full"
 
 
 class Peer:
-    """One connected client. Everything it is sent goes through a bounded queue.
+    """One connected client. What it is sent goes out at once, or waits, bounded by bytes.
 
-    Its writer task drains the queue; when the client reads too slowly the queue
-    overflows and the peer is closed with 1013, so it never slows the others.
+    When the client reads too slowly, its unsent data passes `WS_SEND_BUFFER_BYTES`
+    and the peer is closed with 1013, so that it never slows the others.
     """
 
     def __init__(
-        self, websocket: WebSocket, hub: Hub, context: dict[str, Any], namespace: str = ""
+        self,
+        websocket: WebSocket,
+        hub: Hub,
+        context: dict[str, Any],
+        namespace: str = "",
+        drain: Callable[[Peer], Awaitable[None]] | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.request: HTTPConnection = websocket
@@ -42,9 +51,18 @@ class Peer:
         self._websocket = websocket
         self._hub = hub
         self._subscriptions = Subscriptions(hub.bus, self)
-        self._queue: asyncio.Queue[Frame] = asyncio.Queue(hub.limits.ws_send_queue)
-        self._writer = asyncio.create_task(self._write())
-        self._abort: Callable[[], None] | None = websocket.scope.get(ABORT_KEY)
+        self._limit = hub.limits.ws_send_buffer_bytes
+        direct: Outlet | None = websocket.scope.get("extensions", {}).get(DIRECT)
+        self._direct = direct is not None
+        self._outlet: Outlet = direct if direct is not None else AsgiOutlet(websocket.send)
+        self._outlet.on_drain = self._drained
+        self._drain_hook = drain
+        # Made when first needed: most peers never wait, drop or run a hook in a task.
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._dropped: Message | None = None  # the disconnect `receive` reports once dropped
+        self._receiver: asyncio.Task[Any] | None = None  # awaiting `receive` on the ASGI path
+        self._unyielded = 0  # bytes received on the ASGI path since the writers last ran
+        self._tasks: set[asyncio.Task[None]] | None = None  # closes and drain hooks under way
 
     def __str__(self) -> str:
         return self.id[:8]
@@ -55,6 +73,11 @@ class Peer:
     @property
     def topics(self) -> frozenset[str]:
         return frozenset(self._subscriptions.topics)
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes sent to this peer and not yet written to its socket."""
+        return self._outlet.buffered_amount
 
     @property
     def peers(self) -> frozenset[Peer]:
@@ -100,61 +123,109 @@ class Peer:
         await self._hub.presence.leave(self.id, [topic])
         await self._subscriptions.remove(topic)
 
+    async def wait_for_drain(self) -> None:
+        """Return once unsent data is below the high-water mark (at once if it is)."""
+        while not self._outlet.writable and not self.closing:
+            if self._drain_waiter is None or self._drain_waiter.done():
+                self._drain_waiter = asyncio.get_running_loop().create_future()
+            await self._drain_waiter
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close after what is already queued has been sent."""
-        if self.closing:
-            return
-        self.closing = True
-        try:
-            self._queue.put_nowait(_close_frame(code, reason))
-        except asyncio.QueueFull:
-            self.terminate(code, reason)
+        """Close after what is already sent; abort if that cannot be done in CLOSE_TIMEOUT."""
+        if not self.closing:
+            self._stop_sending()
+            self._start(self._send_close(code, reason))
+
+    def terminate(self) -> None:
+        """Drop the connection now, with no close handshake; `close` sees 1006."""
+        self._stop_sending(discard=True)
+        self._drop(ABNORMAL_CLOSURE, "")
 
     def deliver(self, frame: Frame, message_id: str | None = None) -> None:
         if self.closing:
             return
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            self.terminate(1013, "send queue full")
+        outlet = self._outlet
+        if outlet.buffered_amount + len(frame.wire()) > self._limit:
+            self._close_now(TRY_AGAIN_LATER, SEND_BUFFER_FULL)
+        else:
+            outlet.send(frame)
 
-    def terminate(self, code: int, reason: str) -> None:
-        """Close now: drop the backlog and stop a send that may never finish."""
-        self.closing = True
-        self._writer.cancel()
-        self._writer = asyncio.create_task(self._send_close(_close_frame(code, reason)))
+    def _close_now(self, code: int, reason: str) -> None:
+        """Close at once: drop the backlog, and abort if the close frame cannot go."""
+        self._stop_sending(discard=True)
+        self._start(self._send_close(code, reason))
 
     def shut_down(self) -> None:
-        self.terminate(1001, "server shutting down")
+        self._close_now(GOING_AWAY, "server shutting down")
+
+    async def receive(self) -> Message:
+        """The client's next event; once the peer was dropped, a disconnect."""
+        if self._direct:
+            # A dropped connection's transport was aborted: uvicorn reports it.
+            event = await self._websocket.receive()
+            return self._dropped or event
+        if self._dropped is not None:
+            return self._dropped
+        # ASGI has no abort: `_drop` interrupts the wait instead.
+        self._receiver = task = asyncio.current_task()
+        try:
+            event = await self._websocket.receive()
+        except asyncio.CancelledError:
+            if self._dropped is None or task is None or task.uncancel():
+                raise
+            return self._dropped
+        finally:
+            self._receiver = None
+        # What this peer publishes is queued for writer tasks, which run only when this
+        # loop waits: let them, every HIGH_WATER bytes received, so that a burst read
+        # from one socket never piles up in every receiver before any is written.
+        self._unyielded += len(event.get("text") or event.get("bytes") or b"")
+        if self._unyielded >= HIGH_WATER:
+            self._unyielded = 0
+            await asyncio.sleep(0)
+        return event
 
     async def finish(self) -> None:
         """Release everything the peer holds once its connection is over."""
-        self.closing = True
-        self._writer.cancel()
+        self._stop_sending()
+        self._outlet.release()
         await self._hub.presence.leave(self.id, self.topics)
         await self._subscriptions.clear()
 
-    async def _write(self) -> None:
-        send = self._websocket.send
-        with contextlib.suppress(*_GONE):
-            while (frame := await self._queue.get())["type"] == "websocket.send":
-                await send(frame)
-            await self._send_close(frame)
+    def _stop_sending(self, discard: bool = False) -> None:
+        self.closing = True
+        self._wake_drain_waiter()  # a handler waiting to send more has nothing to wait for
+        if discard:
+            self._outlet.discard()
 
-    async def _send_close(self, frame: Frame) -> None:
+    def _drop(self, code: int, reason: str) -> None:
+        if self._dropped is None:
+            self._dropped = {"type": "websocket.disconnect", "code": code, "reason": reason}
+            if self._receiver is not None:
+                self._receiver.cancel()
+        self._outlet.abort()
+
+    async def _send_close(self, code: int, reason: str) -> None:
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT):
-                await self._websocket.send(frame)
+                await self._outlet.close(code, reason)
         except TimeoutError:
-            if self._abort is not None:
-                self._abort()
-        except _GONE:
+            self._drop(code, reason)
+        except GONE:
             pass
 
+    def _drained(self) -> None:
+        self._wake_drain_waiter()
+        if self._drain_hook is not None and not self.closing:
+            self._start(self._drain_hook(self))
 
-# What sending raises once the client has gone or the close is under way.
-_GONE = (OSError, RuntimeError, WebSocketDisconnect)
+    def _start(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        if self._tasks is None:
+            self._tasks = set()
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-
-def _close_frame(code: int, reason: str) -> Frame:
-    return {"type": "websocket.close", "code": code, "reason": reason}
+    def _wake_drain_waiter(self) -> None:
+        if self._drain_waiter is not None and not self._drain_waiter.done():
+            self._drain_waiter.set_result(None)

@@ -73,7 +73,7 @@ class EventStream:
         self.request = request
         self.closed = False
         self._hub = hub
-        self._queue: asyncio.Queue[ServerSentEvent | None] = asyncio.Queue(hub.limits.ws_send_queue)
+        self._queue: asyncio.Queue[ServerSentEvent | None] = asyncio.Queue(256)
         self._callbacks: list[Callable[[], Awaitable[None] | None]] = []
         self._subscriptions = Subscriptions(hub.bus, self)
         self._topics: set[str] = set()  # followed once the response streams

@@ -1,4 +1,4 @@
-"""WebSocket handlers with crossws' hooks: upgrade, open, message, close, error.
+"""WebSocket handlers with crossws' hooks: upgrade, open, message, close, error, drain.
 
 A `message` hook whose second parameter is annotated with a type pydantic can
 validate (not `Message`) gets each frame's JSON validated into that type; the
@@ -7,7 +7,6 @@ annotation is read once, when the handler is defined.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import logging
@@ -19,12 +18,11 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from .hub import Hub, hub_of
 from .limits import TokenBucket, origin_allowed
-from .peer import ABORT_KEY, CLOSE_TIMEOUT, Peer
+from .peer import MESSAGE_TOO_BIG, POLICY_VIOLATION, Peer
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,6 +35,7 @@ OpenHook = Callable[[Peer], Result]
 MessageHook = Callable[[Peer, Any], Result]
 CloseHook = Callable[[Peer, int, str], Result]
 ErrorHook = Callable[[Peer, Exception], Result]
+DrainHook = Callable[[Peer], Result]
 
 
 class Message:
@@ -80,6 +79,7 @@ class WebSocketHandler:
     message: MessageHook | None = None
     close: CloseHook | None = None
     error: ErrorHook | None = None
+    drain: DrainHook | None = None
     sends: Any = None  # the type of what the route sends, for the AsyncAPI document
     # What frames are validated into before `message` sees them; None: a `Message`.
     receives: Any = field(init=False, default=None)
@@ -112,8 +112,9 @@ class WebSocketHandler:
             headers = [(k.encode(), v.encode()) for k, v in (accept.headers or {}).items()]
             await websocket.accept(accept.subprotocol, headers)
             namespace = accept.namespace or websocket.url.path
-            peer = Peer(websocket, hub, dict(accept.context or {}), namespace)
-            await self._session(peer, websocket, hub)
+            drain = self._on_drain if self.drain else None
+            peer = Peer(websocket, hub, dict(accept.context or {}), namespace, drain=drain)
+            await self._session(peer, hub)
         finally:
             hub.connections -= 1
 
@@ -132,7 +133,7 @@ class WebSocketHandler:
             )
         return result
 
-    async def _session(self, peer: Peer, websocket: WebSocket, hub: Hub) -> None:
+    async def _session(self, peer: Peer, hub: Hub) -> None:
         hub.open.add(peer)
         hub.join(peer)
         if hub.stopping:  # the signal came while the handshake was under way
@@ -143,7 +144,7 @@ class WebSocketHandler:
         try:
             await self._run(self.open, peer)
             while True:
-                event = await websocket.receive()
+                event = await peer.receive()
                 if event["type"] == "websocket.disconnect":
                     code, reason = event.get("code", 1005), event.get("reason") or ""
                     break
@@ -152,9 +153,9 @@ class WebSocketHandler:
                 if peer.closing:
                     continue
                 if _size(data, limits.ws_max_message_bytes) > limits.ws_max_message_bytes:
-                    peer.terminate(1009, "message too big")
+                    peer._close_now(MESSAGE_TOO_BIG, "message too big")
                 elif not bucket.take():
-                    peer.terminate(1008, "rate limit exceeded")
+                    peer._close_now(POLICY_VIOLATION, "rate limit exceeded")
                 else:
                     await self._receive(peer, data)
         finally:
@@ -162,6 +163,9 @@ class WebSocketHandler:
             hub.leave(peer)
             await peer.finish()
             await self._run(self.close, peer, code, reason)
+
+    async def _on_drain(self, peer: Peer) -> None:
+        await self._run(self.drain, peer)
 
     async def _receive(self, peer: Peer, data: str | bytes) -> None:
         if self._adapter is None:
@@ -205,51 +209,6 @@ def message_type(hook: Callable[..., Any]) -> Any:
         return None
     annotation = parameters[1].annotation
     return None if annotation in (inspect.Parameter.empty, Message, Any) else annotation
-
-
-class AbortMiddleware:
-    """Makes sure that a WebSocket connection, once closed, goes away.
-
-    A close frame cannot reach a client that stopped reading. A peer that cannot
-    send its close aborts the connection; and when uvicorn closes one itself (its
-    keep-alive drops a dead peer, say) without telling the app, the close waits for
-    the write buffer to drain, which never happens: `_ClosingTransport` aborts it
-    after `CLOSE_TIMEOUT`. ASGI has no abort; uvicorn's `send` is a method of the
-    connection's protocol, which holds the transport. Elsewhere nothing changes.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            protocol: Any = getattr(send, "__self__", None)
-            transport = getattr(protocol, "transport", None)
-            if transport is not None:
-                scope[ABORT_KEY] = transport.abort
-                protocol.transport = _ClosingTransport(transport)
-        await self.app(scope, receive, send)
-
-
-class _ClosingTransport:
-    """The connection's transport, but a close that cannot flush turns into an abort."""
-
-    def __init__(self, transport: Any) -> None:
-        self._transport = transport
-        self._loop = asyncio.get_running_loop()
-
-    def close(self) -> None:
-        self._transport.close()
-        if self._transport.get_write_buffer_size():
-            self._loop.call_later(CLOSE_TIMEOUT, self._transport.abort)
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._transport, name)
-        if callable(value):
-            # Kept, so that the next lookup is a plain one: uvicorn calls `write` for
-            # every frame, and `__getattr__` each time cost 20% more CPU per delivery.
-            setattr(self, name, value)
-        return value
 
 
 def _refusal(websocket: WebSocket, hub: Hub) -> tuple[int, str] | None:
