@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = DEFAULT.allowed_origins
     ws_max_message_bytes: Annotated[int, Field(gt=0)] = DEFAULT.ws_max_message_bytes
     ws_send_queue: Annotated[int, Field(gt=0)] = DEFAULT.ws_send_queue
+    ws_send_buffer_bytes: Annotated[int, Field(gt=0)] = DEFAULT.ws_send_buffer_bytes
     ws_rate_limit: Annotated[float, Field(gt=0)] = DEFAULT.ws_rate_limit
     ws_ping_seconds: Annotated[float, Field(gt=0)] = 20
     max_connections: Annotated[int, Field(gt=0)] = DEFAULT.max_connections
