@@ -51,6 +51,16 @@ def tcp_state(sock: socket.socket) -> int:
     return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
 
 
+def unsent_by_server(sock: socket.socket) -> int:
+    """Bytes the server's end of `sock` holds for it in the kernel (Linux's /proc/net/tcp)."""
+    here, there = (f"0100007F:{port:04X}" for port in (sock.getsockname()[1], sock.getpeername()[1]))
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if (fields[1], fields[2]) == (there, here):
+            return int(fields[4].split(":")[0], 16)
+    return 0
+
+
 async def follow(http: httpx.AsyncClient, ready: asyncio.Event, count: int) -> list[int]:
     """Follow `news` until `count` messages came, once subscribed (the `ready` event)."""
     received: list[int] = []
@@ -94,11 +104,14 @@ def test_a_slow_sse_client_is_closed_and_its_subscription_freed(
     sock = stalled_client(server, "/follow")
     try:
         wait_until(lambda: state(server)["news"] == 1, TIMEOUT)
-        # 2 MB: more than the stream may hold, whatever the kernel buffers take.
+        # The client's window is full, and the kernel holds what it could not send.
+        httpx.post(f"{server.url}/burst", params={"count": 20, "size": 1000}, timeout=TIMEOUT)
+        wait_until(lambda: unsent_by_server(sock) > 0, TIMEOUT)
+        # 2 MB at once: more than the stream may hold.
         httpx.post(f"{server.url}/burst", params={"count": 2000, "size": 1000}, timeout=TIMEOUT)
         freed = wait_until(lambda: state(server) == {"news": 0, "connections": 0, "big": 0}, 5)
         assert freed < 1.0  # dropped at the overflow, not at some timeout
-        # Aborted, not waiting for a client that never reads to take a close.
+        # Reset: a FIN would wait behind the unsent data, for good.
         assert tcp_state(sock) != ESTABLISHED
     finally:
         sock.close()
