@@ -2,8 +2,10 @@
 
 Each does per message what the generated app does, with nothing of the app around it:
 the relay receives a text and, for every other socket, puts it on that socket's
-bounded queue, drained by the socket's own writer task with `send_text`; a socket
-whose queue overflows is closed with 1013, as the app's peers are.
+queue, drained by the socket's own writer task with `send_text`. The queue holds
+`BASELINE_SEND_QUEUE` texts (256), and a socket whose queue overflows is closed
+with 1013, as the app's peers are; `BASELINE_SEND_QUEUE=0` makes it unbounded,
+what a plain Starlette relay usually is, for the bursts (see README.md).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from starlette.requests import Request
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-SEND_QUEUE = int(os.environ.get("WS_SEND_QUEUE", "256"))
+SEND_QUEUE = int(os.environ.get("BASELINE_SEND_QUEUE", "256"))  # 0: unbounded
 SSE_PING_SECONDS = float(os.environ.get("SSE_PING_SECONDS", "15"))
 
 sockets: dict[WebSocket, asyncio.Queue[str]] = {}
