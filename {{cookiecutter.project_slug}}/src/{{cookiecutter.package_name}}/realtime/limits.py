@@ -14,9 +14,7 @@ class Limits:
 
     ws_max_message_bytes: int = 64 * 1024
     ws_send_queue: int = 256
-    # Unsent bytes one WebSocket peer or SSE stream may hold before it is closed: a few
-    # bursts deep, so that a healthy client reading as fast as it can is never dropped.
-    ws_send_buffer_bytes: int = 4 * 1024 * 1024
+    ws_send_buffer_bytes: int = 16 * 1024 * 1024  # unsent bytes per peer; see docs/design.md
     ws_rate_limit: float = 50.0
     max_connections: int = 10_000
     allowed_origins: tuple[str, ...] = ()
