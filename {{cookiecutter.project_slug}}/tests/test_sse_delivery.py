@@ -53,7 +53,9 @@ def tcp_state(sock: socket.socket) -> int:
 
 def unsent_by_server(sock: socket.socket) -> int:
     """Bytes the server's end of `sock` holds for it in the kernel (Linux's /proc/net/tcp)."""
-    here, there = (f"0100007F:{port:04X}" for port in (sock.getsockname()[1], sock.getpeername()[1]))
+    here, there = (
+        f"0100007F:{port:04X}" for port in (sock.getsockname()[1], sock.getpeername()[1])
+    )
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         if (fields[1], fields[2]) == (there, here):
