@@ -120,6 +120,17 @@ def test_a_slow_sse_client_is_closed_and_its_subscription_freed(
     assert "SSE client too slow" in server.output()
 
 
+@pytest.mark.parametrize("path", ["/big", "/follow"], ids=["generator", "push"])
+def test_a_client_that_leaves_ends_its_stream_without_an_error(
+    server_factory: ServerFactory, path: str
+) -> None:
+    server = server_factory(routes=TREE)
+    with httpx.stream("GET", f"{server.url}{path}", timeout=TIMEOUT) as response:
+        next(response.iter_bytes())
+    wait_until(lambda: state(server)["connections"] == 0, TIMEOUT)
+    assert "Traceback" not in server.output()
+
+
 def test_sse_streams_count_against_max_connections(server_factory: ServerFactory) -> None:
     server = server_factory(routes=TREE, env={"MAX_CONNECTIONS": "2"})
 

@@ -411,7 +411,8 @@ def _transport_abort(receive: Receive) -> Callable[[], None] | None:
         if sock is not None:
             # A reset, not a FIN queued behind data the client will never read: the
             # kernel frees the socket's buffers now, and the client knows at once.
-            with contextlib.suppress(OSError):
+            # (uvloop raises ValueError once the connection is gone.)
+            with contextlib.suppress(OSError, ValueError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         transport.abort()
 
