@@ -91,7 +91,7 @@ class Bench:
         command = [
             sys.executable, "-m", "uvicorn", app, "--app-dir", str(BENCH),
             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-            "--log-level", "warning", "--ws", self.args.ws, "--loop", "auto", "--http", "auto",
+            "--log-level", "warning", "--ws", self.ws(app), "--loop", "auto", "--http", "auto",
             "--ws-max-size", "65536", "--ws-ping-interval", "20", "--ws-ping-timeout", "20",
             "--timeout-graceful-shutdown", "3",
         ]  # fmt: skip
@@ -107,6 +107,15 @@ class Bench:
             server.stop()
             raise
         return server
+
+    def ws(self, app: str) -> str:
+        """`--ws` for a server: by default, the app's own protocol where `serve` runs one."""
+        if self.args.ws != "serve":
+            return str(self.args.ws)
+        protocol = f"{self.args.package}.realtime._uvicorn"
+        if app.startswith("app:") and importlib.util.find_spec(protocol) is not None:
+            return f"{protocol}:RealtimeWebSocketProtocol"
+        return "websockets-sansio"  # what `auto` picks
 
     @contextlib.contextmanager
     def servers(self, *specs: tuple[str, str, int, dict[str, str]]) -> Iterator[list[Server]]:
@@ -447,7 +456,12 @@ def main() -> None:
     parser.add_argument("--sse-seconds", type=float, default=10, help="how long the streams are held")
     parser.add_argument("--sse-repeat", type=int, default=3, help="SSE rounds, each on fresh servers")
     parser.add_argument("--cycles", type=int, default=1000, help="connect/disconnect cycles per kind")
-    parser.add_argument("--ws", default="websockets-sansio", help="uvicorn --ws for every server")
+    parser.add_argument(
+        "--ws",
+        default="serve",
+        help="uvicorn --ws for every server; `serve` (default): the app's own protocol, as "
+        "`python -m <package> serve` runs it when realtime/_uvicorn.py exists, else websockets-sansio",
+    )
     parser.add_argument("--redis-url", help="use this Redis instead of starting redis-server")
     parser.add_argument("--json", type=Path, help="also write every raw measurement here")
     args = parser.parse_args()
@@ -459,7 +473,8 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # servers inherit it
 
     started = time.perf_counter()
-    print(f"{args.package}: uvicorn --ws {args.ws}, 1 worker, log-level warning; {os.cpu_count()} CPUs")
+    ws = "as serve runs it" if args.ws == "serve" else args.ws
+    print(f"{args.package}: uvicorn --ws {ws}, 1 worker, log-level warning; {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="realtime-bench-") as workdir:
         bench = Bench(args, Path(workdir))
         for phase in PHASES:
