@@ -1,4 +1,6 @@
-"""The baselines: a plain Starlette relay and a bare sse-starlette ticker (uvicorn `baseline:app`).
+"""The baselines: a plain Starlette relay, a bare sse-starlette ticker and SSE followers of the relay.
+
+(uvicorn `baseline:app`.)
 
 Each does per message what the generated app does, with nothing of the app around it:
 the relay receives a text and, for every other socket, puts it on that socket's
@@ -27,6 +29,7 @@ SEND_QUEUE = int(os.environ.get("BASELINE_SEND_QUEUE", "256"))  # 0: unbounded
 SSE_PING_SECONDS = float(os.environ.get("SSE_PING_SECONDS", "15"))
 
 sockets: dict[WebSocket, asyncio.Queue[str]] = {}
+streams: set[asyncio.Queue[str]] = set()  # SSE followers of the relay, unbounded
 closing: set[asyncio.Task[None]] = set()
 
 
@@ -53,6 +56,8 @@ async def relay(websocket: WebSocket) -> None:
                         full.append(other)
             for other in full:
                 close_slow(other)
+            for stream in streams:
+                stream.put_nowait(text)
     finally:
         sockets.pop(websocket, None)
         writer.cancel()
@@ -77,4 +82,25 @@ async def ticker(request: Request) -> EventSourceResponse:
     return EventSourceResponse(ticks(), ping=SSE_PING_SECONDS, headers={"Cache-Control": "no-cache"})
 
 
-app = Starlette(routes=[WebSocketRoute("/ws/relay", relay), Route("/api/sse", ticker)])
+async def follow(request: Request) -> EventSourceResponse:
+    """What a plain sse-starlette user writes to follow a relay: a queue and a generator."""
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        streams.add(queue)
+        try:
+            while True:
+                yield {"data": await queue.get()}
+        finally:
+            streams.discard(queue)
+
+    return EventSourceResponse(events(), ping=SSE_PING_SECONDS, headers={"Cache-Control": "no-cache"})
+
+
+app = Starlette(
+    routes=[
+        WebSocketRoute("/ws/relay", relay),
+        Route("/api/sse", ticker),
+        Route("/sse/follow", follow),
+    ]
+)

@@ -30,7 +30,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 from urllib.parse import urlsplit
 
 from proc import peak_rss_kb, usage
@@ -194,7 +194,7 @@ class Subscriber(asyncio.Protocol):
         self.closed = False
 
     @classmethod
-    async def open(cls, url: str, room: Listener) -> Subscriber:
+    async def open(cls, url: str, room: Listener) -> Self:
         uri = parse_uri(url)
         loop = asyncio.get_running_loop()
         _, subscriber = await loop.create_connection(lambda: cls(url, room), uri.host, uri.port)
@@ -344,6 +344,77 @@ class Reader(Subscriber):
         self.burst.progress.set()
 
 
+class SseReader(asyncio.Protocol):
+    """An SSE stream on a bare connection that checks a burst as `Reader` does."""
+
+    def __init__(self, room: Burst) -> None:
+        self.burst = room
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.head = True
+        self.pending = b""
+        self.heard = self.closed = False
+        self.received = self.disordered = 0
+        self.last = -1
+
+    @classmethod
+    async def open(cls, url: str, room: Burst) -> SseReader:
+        parts = urlsplit(url)
+        loop = asyncio.get_running_loop()
+        port = parts.port or 80
+        host = parts.hostname or "127.0.0.1"
+        _, reader = await loop.create_connection(lambda: cls(room), host, port)
+        assert reader.transport is not None
+        reader.transport.write(
+            f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nAccept: text/event-stream\r\n\r\n".encode()
+        )
+        async with asyncio.timeout(20):
+            await reader.opened
+        return reader
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.pending + data
+        if self.head:
+            if b"\r\n\r\n" not in buffer:
+                self.pending = buffer
+                return
+            head, buffer = buffer.split(b"\r\n\r\n", 1)
+            self.head = False
+            if not head.startswith(b"HTTP/1.1 200"):
+                self.opened.set_exception(RuntimeError(head.split(b"\r\n")[0].decode()))
+                return
+            self.opened.set_result(None)
+        end = buffer.rfind(b"\n") + 1
+        # Chunk sizes and blank lines pass by: an event never spans two HTTP chunks.
+        for line in buffer[:end].split(b"\n"):
+            if line.startswith(b"data: "):
+                if line[6] == 0x77:  # "w", a probe
+                    if not self.heard:
+                        self.heard = True
+                        self.burst.heard()
+                else:
+                    n = int(line[6:14])
+                    if n != self.last + 1:
+                        self.disordered += 1
+                    self.last = n
+                    self.received += 1
+        self.pending = buffer[end:]
+        self.burst.progress.set()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self.opened.done():
+            self.opened.set_exception(exc or ConnectionError("closed before the response"))
+        self.burst.progress.set()
+
+
 def stalled_reader(url: str) -> socket.socket:
     """A WebSocket that completes its handshake, then never reads: a 4 KiB receive window."""
     parts = urlsplit(url)
@@ -386,7 +457,8 @@ class Burst:
     url: str
     pids: list[int]
     n: int
-    readers: list[Reader] = field(default_factory=list)
+    sse_url: str | None = None  # readers follow the relay as SSE streams here
+    readers: list[Reader | SseReader] = field(default_factory=list)
     publisher: Subscriber | None = None
     ready: int = 0
     all_ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -409,7 +481,12 @@ class Burst:
             await asyncio.sleep(0.5)
             self.rss_empty_kb = usage(self.pids)[1]
         alive = [r for r in self.readers if not r.closed]
-        fresh = await gather_limited([lambda: Reader.open(self.url, self)] * (self.n - len(alive)))
+        open_reader: Callable[[], Awaitable[Reader | SseReader]] = (
+            (lambda: Reader.open(self.url, self))
+            if self.sse_url is None
+            else (lambda: SseReader.open(str(self.sse_url), self))
+        )
+        fresh = await gather_limited([open_reader] * (self.n - len(alive)))
         self.readers = alive + fresh
         for reader in self.readers:
             reader.heard = False
@@ -477,7 +554,7 @@ class Burst:
 
 
 async def burst(config: dict[str, Any]) -> list[dict[str, Any]]:
-    rooms = [Burst(t["name"], t["url"], t["pids"], config["n"]) for t in config["targets"]]
+    rooms = [Burst(t["name"], t["url"], t["pids"], config["n"], t.get("sse_url")) for t in config["targets"]]
     try:
         results = []
         for round_ in range(config["repeat"]):

@@ -32,10 +32,11 @@ from typing import Any
 from proc import workers
 
 BENCH = Path(__file__).resolve().parent
-PHASES = ("fanout", "burst", "stalled", "sse", "redis", "churn")
+PHASES = ("fanout", "burst", "stalled", "sse", "sse_burst", "redis", "churn")
 # Bursts without a window: (subscribers, messages, bytes per message), as in issue #11.
 BURSTS = ((100, 5000, 100), (1000, 500, 100))
 STALLED = (10, 2000, 8000)  # 10 readers and 1 stalled one
+SSE_BURST = (100, 2000, 100)  # SSE streams following the relay's topic
 
 
 @dataclass
@@ -170,12 +171,17 @@ class Bench:
         n, messages, size = STALLED
         self.burst_runs("stalled", n, messages, size, stalled=True)
 
-    def burst_runs(self, key: str, n: int, messages: int, size: int, stalled: bool) -> None:
+    def sse_burst(self) -> None:
+        n, messages, size = SSE_BURST
+        self.burst_runs("sse_burst", n, messages, size, stalled=False, sse=True)
+
+    def burst_runs(self, key: str, n: int, messages: int, size: int, stalled: bool, sse: bool = False) -> None:
         a = self.args
         # Unbounded queues: what a plain Starlette relay is, unless its author bounded it.
         with self.pair(BASELINE_SEND_QUEUE="0") as servers:
+            extra = [{"sse_url": s.url("http", "/sse/follow")} if sse else {} for s in servers]
             config = {
-                "targets": [s.target("ws", "/ws/relay") for s in servers],
+                "targets": [s.target("ws", "/ws/relay", **x) for s, x in zip(servers, extra, strict=True)],
                 "n": n, "messages": messages, "size": size, "stalled": stalled,
                 "repeat": a.burst_repeat,
             }  # fmt: skip
@@ -183,8 +189,9 @@ class Bench:
             runs: list[dict[str, Any]] = self.client("burst", config, budget)
         self.results[key] = runs
         stall = " + 1 stalled reader (4 KiB window, never reads)" if stalled else ""
+        kind = "SSE streams following the topic" if sse else "subscribers"
         print_burst(
-            f"Burst without a window: {n} subscribers{stall}, {messages} messages of {size} B "
+            f"Burst without a window: {n} {kind}{stall}, {messages} messages of {size} B "
             f"sent at once, {a.burst_repeat} rounds (medians; lost and closed are totals)",
             runs,
         )
