@@ -46,7 +46,7 @@ demo: $(VENV)/.installed  ## Bake the defaults into build/demo and serve them (m
 	$(BIN)/cookiecutter . --no-input --output-dir $(DEMO)
 	PATH="$(BIN):$$PATH" $(MAKE) -C $(DEMO)/realtime-app dev $(if $(PORT),PORT=$(PORT))
 
-bench: $(VENV)/.installed  ## Bake the defaults into build/bench and benchmark them against plain Starlette (~4 min)
+bench: $(VENV)/.installed  ## Bake the defaults into build/bench and benchmark them against plain Starlette (~6 min)
 	rm -rf $(BENCH)
 	$(BIN)/cookiecutter . --no-input --output-dir $(BENCH)
 	PATH="$(BIN):$$PATH" $(MAKE) -C $(BENCH)/realtime-app install

@@ -1,9 +1,13 @@
-"""The baselines: a plain Starlette relay and a bare sse-starlette ticker (uvicorn `baseline:app`).
+"""The baselines: a plain Starlette relay, a bare sse-starlette ticker and SSE followers of the relay.
+
+(uvicorn `baseline:app`.)
 
 Each does per message what the generated app does, with nothing of the app around it:
 the relay receives a text and, for every other socket, puts it on that socket's
-bounded queue, drained by the socket's own writer task with `send_text`; a socket
-whose queue overflows is closed with 1013, as the app's peers are.
+queue, drained by the socket's own writer task with `send_text`. The queue holds
+`BASELINE_SEND_QUEUE` texts (256), and a socket whose queue overflows is closed
+with 1013, as the app's peers are; `BASELINE_SEND_QUEUE=0` makes it unbounded,
+what a plain Starlette relay usually is, for the bursts (see README.md).
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from starlette.requests import Request
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-SEND_QUEUE = int(os.environ.get("WS_SEND_QUEUE", "256"))
+SEND_QUEUE = int(os.environ.get("BASELINE_SEND_QUEUE", "256"))  # 0: unbounded
 SSE_PING_SECONDS = float(os.environ.get("SSE_PING_SECONDS", "15"))
 
 sockets: dict[WebSocket, asyncio.Queue[str]] = {}
+streams: set[asyncio.Queue[str]] = set()  # SSE followers of the relay, unbounded
 closing: set[asyncio.Task[None]] = set()
 
 
@@ -51,6 +56,8 @@ async def relay(websocket: WebSocket) -> None:
                         full.append(other)
             for other in full:
                 close_slow(other)
+            for stream in streams:
+                stream.put_nowait(text)
     finally:
         sockets.pop(websocket, None)
         writer.cancel()
@@ -75,4 +82,25 @@ async def ticker(request: Request) -> EventSourceResponse:
     return EventSourceResponse(ticks(), ping=SSE_PING_SECONDS, headers={"Cache-Control": "no-cache"})
 
 
-app = Starlette(routes=[WebSocketRoute("/ws/relay", relay), Route("/api/sse", ticker)])
+async def follow(request: Request) -> EventSourceResponse:
+    """What a plain sse-starlette user writes to follow a relay: a queue and a generator."""
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        streams.add(queue)
+        try:
+            while True:
+                yield {"data": await queue.get()}
+        finally:
+            streams.discard(queue)
+
+    return EventSourceResponse(events(), ping=SSE_PING_SECONDS, headers={"Cache-Control": "no-cache"})
+
+
+app = Starlette(
+    routes=[
+        WebSocketRoute("/ws/relay", relay),
+        Route("/api/sse", ticker),
+        Route("/sse/follow", follow),
+    ]
+)

@@ -15,11 +15,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
-def rss_kb(pid: int) -> int:
+def rss_kb(pid: int, field: str = "VmRSS") -> int:
+    """Resident memory of `pid` in KB; `VmHWM` is its peak since the process started."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+    raise RuntimeError(f"no {field} for pid {pid}")
+
+
+def peak_rss_kb(pids: list[int]) -> int:
+    return sum(rss_kb(pid, "VmHWM") for pid in pids)
 
 
 def workers(pid: int) -> list[int]:

@@ -13,6 +13,7 @@ import contextlib
 import http.client
 import importlib.util
 import json
+import math
 import os
 import resource
 import shutil
@@ -31,7 +32,11 @@ from typing import Any
 from proc import workers
 
 BENCH = Path(__file__).resolve().parent
-PHASES = ("fanout", "sse", "redis", "churn")
+PHASES = ("fanout", "burst", "stalled", "sse", "sse_burst", "redis", "churn")
+# Bursts without a window: (subscribers, messages, bytes per message), as in issue #11.
+BURSTS = ((100, 5000, 100), (1000, 500, 100))
+STALLED = (10, 2000, 8000)  # 10 readers and 1 stalled one
+SSE_BURST = (100, 2000, 100)  # SSE streams following the relay's topic
 
 
 @dataclass
@@ -74,7 +79,6 @@ class Bench:
         env |= {
             "BENCH_PACKAGE": self.args.package,
             "PUBSUB_URL": "memory://",
-            "WS_SEND_QUEUE": "256",
             "WS_MAX_MESSAGE_BYTES": "65536",
             "WS_RATE_LIMIT": "1000000000",  # the publisher floods on purpose
             "MAX_CONNECTIONS": "100000",
@@ -88,7 +92,7 @@ class Bench:
         command = [
             sys.executable, "-m", "uvicorn", app, "--app-dir", str(BENCH),
             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-            "--log-level", "warning", "--ws", self.args.ws, "--loop", "auto", "--http", "auto",
+            "--log-level", "warning", "--ws", self.ws(app), "--loop", "auto", "--http", "auto",
             "--ws-max-size", "65536", "--ws-ping-interval", "20", "--ws-ping-timeout", "20",
             "--timeout-graceful-shutdown", "3",
         ]  # fmt: skip
@@ -105,6 +109,15 @@ class Bench:
             raise
         return server
 
+    def ws(self, app: str) -> str:
+        """`--ws` for a server: by default, the app's own protocol where `serve` runs one."""
+        if self.args.ws != "serve":
+            return str(self.args.ws)
+        protocol = f"{self.args.package}.realtime._uvicorn"
+        if app.startswith("app:") and importlib.util.find_spec(protocol) is not None:
+            return f"{protocol}:RealtimeWebSocketProtocol"
+        return "websockets-sansio"  # what `auto` picks
+
     @contextlib.contextmanager
     def servers(self, *specs: tuple[str, str, int, dict[str, str]]) -> Iterator[list[Server]]:
         started: list[Server] = []
@@ -116,8 +129,8 @@ class Bench:
             for server in started:
                 server.stop()
 
-    def pair(self) -> contextlib.AbstractContextManager[list[Server]]:
-        return self.servers(("app", "app:create", 1, {}), ("baseline", "baseline:app", 1, {}))
+    def pair(self, **baseline: str) -> contextlib.AbstractContextManager[list[Server]]:
+        return self.servers(("app", "app:create", 1, {}), ("baseline", "baseline:app", 1, baseline))
 
     def client(self, kind: str, config: dict[str, Any], timeout: float) -> Any:
         done = subprocess.run(
@@ -149,6 +162,39 @@ class Bench:
         budget = 60 + len(servers) * a.repeat * (a.seconds + 15)
         runs: list[dict[str, Any]] = self.client("fanout", config, budget)
         return runs
+
+    def burst(self) -> None:
+        for n, messages, size in BURSTS:
+            self.burst_runs(f"burst_{n}", n, messages, size, stalled=False)
+
+    def stalled(self) -> None:
+        n, messages, size = STALLED
+        self.burst_runs("stalled", n, messages, size, stalled=True)
+
+    def sse_burst(self) -> None:
+        n, messages, size = SSE_BURST
+        self.burst_runs("sse_burst", n, messages, size, stalled=False, sse=True)
+
+    def burst_runs(self, key: str, n: int, messages: int, size: int, stalled: bool, sse: bool = False) -> None:
+        a = self.args
+        # Unbounded queues: what a plain Starlette relay is, unless its author bounded it.
+        with self.pair(BASELINE_SEND_QUEUE="0") as servers:
+            extra = [{"sse_url": s.url("http", "/sse/follow")} if sse else {} for s in servers]
+            config = {
+                "targets": [s.target("ws", "/ws/relay", **x) for s, x in zip(servers, extra, strict=True)],
+                "n": n, "messages": messages, "size": size, "stalled": stalled,
+                "repeat": a.burst_repeat,
+            }  # fmt: skip
+            budget = 90 + len(servers) * a.burst_repeat * 40
+            runs: list[dict[str, Any]] = self.client("burst", config, budget)
+        self.results[key] = runs
+        stall = " + 1 stalled reader (4 KiB window, never reads)" if stalled else ""
+        kind = "SSE streams following the topic" if sse else "subscribers"
+        print_burst(
+            f"Burst without a window: {n} {kind}{stall}, {messages} messages of {size} B "
+            f"sent at once, {a.burst_repeat} rounds (medians; lost and closed are totals)",
+            runs,
+        )
 
     def sse(self) -> None:
         a = self.args
@@ -243,7 +289,8 @@ class Bench:
 
 SETTINGS = (
     "HOST", "PORT", "PUBSUB_URL", "ALLOWED_ORIGINS", "WS_MAX_MESSAGE_BYTES", "WS_SEND_QUEUE",
-    "WS_RATE_LIMIT", "WS_PING_SECONDS", "MAX_CONNECTIONS", "SSE_PING_SECONDS", "LOG_LEVEL",
+    "WS_SEND_BUFFER_BYTES", "WS_RATE_LIMIT", "WS_PING_SECONDS", "MAX_CONNECTIONS",
+    "SSE_PING_SECONDS", "LOG_LEVEL", "BASELINE_SEND_QUEUE",
 )  # fmt: skip
 
 
@@ -282,7 +329,7 @@ def print_comparison(runs: list[dict[str, Any]], a: str, b: str, measures: list[
     rows = []
     for label, measure, fmt in measures:
         x, y, ratio = compare(runs, a, b, measure)
-        rows.append([label, fmt.format(x), fmt.format(y), f"{ratio:.2f}"])
+        rows.append([label, fmt.format(x), fmt.format(y), "-" if ratio != ratio else f"{ratio:.2f}"])
     print_rows(["measure", a, b, f"{a}/{b}"], rows)
 
 
@@ -303,6 +350,40 @@ def print_fanout(title: str, runs: list[dict[str, Any]], names: tuple[str, str])
         aux = [r["aux_cpu"] / r["seconds"] for r in per_round if "aux_cpu" in r]
         extra = f"; redis-server CPU-s per s {statistics.median(aux):.3f}" if aux else ""
         print(f"  {name}: deliveries/s by round {rates}{extra}")
+
+
+def idle_mb_per_1000(run: dict[str, Any]) -> float:
+    """RSS with the subscribers connected and idle, less RSS before, per 1,000 of them."""
+    kb: float = (run["rss_idle_kb"] - run["rss_empty_kb"]) / run["subscribers"] * 1000
+    return kb / 1024
+
+
+def print_burst(title: str, runs: list[dict[str, Any]]) -> None:
+    print(f"\n{title}")
+    per_delivery: Measure = lambda r: 1e6 * r["server_cpu"] / r["deliveries"] if r["deliveries"] else math.nan  # noqa: E731
+    measures: list[tuple[str, Measure, str]] = [
+        ("lost deliveries", lambda r: r["lost"], "{:,.0f}"),
+        ("server CPU us/delivery", per_delivery, "{:.2f}"),
+        ("server CPU s", lambda r: r["server_cpu"], "{:.2f}"),
+        ("server peak RSS, MB", lambda r: r["peak_rss_kb"] / 1024, "{:.1f}"),
+        ("burst seconds", lambda r: r["seconds"], "{:.2f}"),
+    ]
+    if runs[0]["subscribers"] >= 1000:  # fewer peers are lost in the noise of the heap
+        measures.append(("idle MB per 1,000 peers", idle_mb_per_1000, "{:.1f}"))
+    print_comparison(runs, "app", "baseline", measures)
+    for name in ("app", "baseline"):
+        mine = [r for r in runs if r["target"] == name]
+        expected = sum(r["subscribers"] * r["messages"] for r in mine)
+        line = (
+            f"  {name}: lost {sum(r['lost'] for r in mine):,} of {expected:,} deliveries, "
+            f"{sum(r['disordered'] for r in mine)} out of order, "
+            f"{sum(r['closed'] for r in mine)} healthy subscribers closed"
+        )
+        if any(r["stalled"] for r in mine):
+            after = [r["stalled_closed_after"] for r in mine]
+            closed = [f"{t:.1f} s" if t is not None else "no" for t in after]
+            line += f"; stalled reader closed: {', '.join(closed)}"
+        print(line)
 
 
 def print_sse(title: str, runs: list[dict[str, Any]]) -> None:
@@ -377,11 +458,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3, help="length of one fan-out round")
     parser.add_argument("--window", type=int, default=128, help="fan-out messages in flight")
     parser.add_argument("--size", type=int, default=64, help="fan-out message size in bytes")
+    parser.add_argument("--burst-repeat", type=int, default=2, help="rounds per burst phase")
     parser.add_argument("--streams", type=int, default=1000, help="SSE streams per server")
     parser.add_argument("--sse-seconds", type=float, default=10, help="how long the streams are held")
     parser.add_argument("--sse-repeat", type=int, default=3, help="SSE rounds, each on fresh servers")
     parser.add_argument("--cycles", type=int, default=1000, help="connect/disconnect cycles per kind")
-    parser.add_argument("--ws", default="websockets-sansio", help="uvicorn --ws for every server")
+    parser.add_argument(
+        "--ws",
+        default="serve",
+        help="uvicorn --ws for every server; `serve` (default): the app's own protocol, as "
+        "`python -m <package> serve` runs it when realtime/_uvicorn.py exists, else websockets-sansio",
+    )
     parser.add_argument("--redis-url", help="use this Redis instead of starting redis-server")
     parser.add_argument("--json", type=Path, help="also write every raw measurement here")
     args = parser.parse_args()
@@ -393,7 +480,8 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # servers inherit it
 
     started = time.perf_counter()
-    print(f"{args.package}: uvicorn --ws {args.ws}, 1 worker, log-level warning; {os.cpu_count()} CPUs")
+    ws = "as serve runs it" if args.ws == "serve" else args.ws
+    print(f"{args.package}: uvicorn --ws {ws}, 1 worker, log-level warning; {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="realtime-bench-") as workdir:
         bench = Bench(args, Path(workdir))
         for phase in PHASES:

@@ -9,8 +9,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from httpx_sse import EventSource
+from hypothesis import given
+from hypothesis import strategies as st
+from sse_starlette import ServerSentEvent
 
 from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.realtime.sse import event_bytes
 
 from .conftest import RECEIVE_TIMEOUT, make_settings, route_module, within
 
@@ -93,3 +97,25 @@ def test_a_stream_never_sent_leaves_no_subscription(sse_client: TestClient) -> N
     assert sse_client.get("/abandoned").status_code == 409
     hub = sse_client.app.state.hub  # type: ignore[attr-defined]
     assert hub.bus.subscribers("news") == 0
+
+
+text = st.text(st.sampled_from("ab \r\n:é"), max_size=8) | st.none()
+
+
+@given(data=text, event=text, id=text, comment=text, retry=st.integers(0, 10**6) | st.none())
+def test_events_are_encoded_byte_for_byte_as_sse_starlette_does(
+    data: str | None, event: str | None, id: str | None, comment: str | None, retry: int | None
+) -> None:
+    fields = {"data": data, "event": event, "id": id, "comment": comment, "retry": retry}
+    assert event_bytes(**fields) == ServerSentEvent(**fields).encode()  # type: ignore[arg-type]
+
+
+def test_a_stream_over_its_buffer_is_ended_even_where_it_cannot_be_aborted() -> None:
+    # TestClient's `receive` is not uvicorn's: the stream is cancelled instead of aborted.
+    app = create_app(make_settings(ws_send_buffer_bytes=1000), routes=SSE_TREE)
+    closed = route_module(SSE_TREE / "push.py").CLOSED
+    with TestClient(app) as client:
+        with client.stream("GET", "/push?count=100&close=false") as response:
+            events = list(EventSource(response).iter_sse())
+        assert closed.wait(5)
+    assert len(events) < 100
