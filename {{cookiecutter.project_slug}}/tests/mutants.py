@@ -43,6 +43,8 @@ MUTANTS = [
     Mutant("a WebSocket route's 426 shadows an HTTP route on its path", "realtime/routing.py", 'r.kind == "websocket"))', 'r.kind != "websocket"))', "test_routing.py::test_a_catch_all_cannot_shadow_the_426_of_a_websocket_route"),
     Mutant("two route trees of one name share their modules", "realtime/routing.py", 'getattr(module, "__path__", ())] == [directory]:', 'getattr(module, "__path__", ())] or True:', "test_routing.py::test_two_trees_of_one_name_keep_their_own_helpers"),
     Mutant("ALLOWED_ORIGINS compared as plain text (case, default ports)", "realtime/limits.py", "_normal(origin) in {_normal(entry) for entry in allowed}", "origin in allowed", "test_origin_allowed.py"),
+    Mutant("a peer past its send buffer is closed with 1000, not 1013", "realtime/peer.py", "self._close_now(TRY_AGAIN_LATER, SEND_BUFFER_FULL)", 'self._close_now(1000, "")', "test_delivery.py::test_a_stalled_peer_is_closed_with_1013_and_dropped_within_the_close_timeout"),
+    Mutant("an SSE client that stopped reading is never dropped", "realtime/sse.py", "                self._response.drop()\n", "                pass\n", "test_sse_delivery.py::test_a_slow_sse_client_is_closed_and_its_subscription_freed"),
     Mutant("hooks can be given by position", "realtime/websocket.py", "@dataclass(frozen=True, kw_only=True)\nclass WebSocketHandler:", "@dataclass(frozen=True)\nclass WebSocketHandler:", "test_websocket.py::test_hooks_are_given_by_keyword_only"),
 {%- if cookiecutter.include_examples %}
     Mutant("the ticker ignores ?interval= and ticks flat out", "routes/api/sse.py", "await asyncio.sleep(interval)", "await asyncio.sleep(0)", "test_ticker.py::test_ticks_are_the_interval_apart"),

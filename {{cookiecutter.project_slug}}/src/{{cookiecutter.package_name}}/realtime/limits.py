@@ -13,7 +13,7 @@ class Limits:
     """Each limit's one default, named as its environment variable (`WS_RATE_LIMIT`)."""
 
     ws_max_message_bytes: int = 64 * 1024
-    ws_send_buffer_bytes: int = 16 * 1024 * 1024  # unsent bytes per peer; see docs/design.md
+    ws_send_buffer_bytes: int = 12 * 1024 * 1024  # unsent bytes per peer; see docs/design.md
     ws_rate_limit: float = 50.0
     max_connections: int = 10_000
     allowed_origins: tuple[str, ...] = ()
