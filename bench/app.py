@@ -19,5 +19,6 @@ def create() -> Any:
     realtime = importlib.import_module(f"{package}.realtime")
     settings = importlib.import_module(f"{package}.settings").Settings(_env_file=None)
     app = app_module.create_app(settings)  # its own routes: the ticker at /api/sse
-    realtime.mount(app, realtime.load_routes(ROUTES, f"{package}.routes"))
+    # A package of their own beside the app's routes, so `from ...realtime` reaches the app's.
+    realtime.mount(app, realtime.load_routes(ROUTES, f"{package}.bench_routes"))
     return app

@@ -179,7 +179,7 @@ def make_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
     The template's own venv leaves PATH (a baked project must make its own),
     but its uv stays reachable through a folder that holds nothing else.
-    REALTIME_REQUIRE_REDIS and REALTIME_REQUIRE_BROWSER pass through.
+    REALTIME_REQUIRE_REDIS, _BROWSER and _NODE pass through.
     """
     own_bin = os.path.realpath(Path(sys.prefix) / "bin") if sys.prefix != sys.base_prefix else ""
     path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and os.path.realpath(p) != own_bin]

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -280,13 +281,21 @@ def asyncapi_parser() -> Path:
     directory = parser_directory()
     modules = directory / "node_modules"
     if not (modules / "@asyncapi" / "parser").is_dir():
-        directory.mkdir(parents=True, exist_ok=True)
+        # Installed beside, then renamed into place: test runs side by side (the template
+        # bakes several projects at once) never see, or write into, a half-made install.
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix="installing-"))
         install = subprocess.run(
-            ["npm", "install", "--prefix", str(directory), "--no-audit", "--no-fund", PARSER],
+            ["npm", "install", "--prefix", str(staging), "--no-audit", "--no-fund", PARSER],
             capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         if install.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
             skip_without_node(f"npm could not install {PARSER}: {install.stderr[-2000:]}")
+        try:
+            staging.rename(directory)
+        except OSError:  # another run got there first
+            shutil.rmtree(staging, ignore_errors=True)
     return modules
 
 

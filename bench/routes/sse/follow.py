@@ -1,6 +1,6 @@
 """A stream that follows the relay's topic: every text a peer sends becomes one event.
 
-Loaded by `load_routes` as `<package>.routes.sse.follow`, hence the three dots.
+Loaded by `load_routes` as `<package>.bench_routes.sse.follow`, hence the three dots.
 """
 
 from fastapi import Request

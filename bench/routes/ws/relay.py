@@ -1,6 +1,6 @@
 """The fan-out under test: every text a peer sends reaches every other peer, unchanged.
 
-Loaded by `load_routes` as `<package>.routes.ws.relay`, hence the three dots.
+Loaded by `load_routes` as `<package>.bench_routes.ws.relay`, hence the three dots.
 """
 
 from ...realtime import Message, Peer, define_websocket_handler
