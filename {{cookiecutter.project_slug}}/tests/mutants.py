@@ -39,7 +39,7 @@ class Mutant:
 # fmt: off
 MUTANTS = [
     Mutant("a silent Redis link is logged but kept", "realtime/backends/redis.py", 'raise RedisConnectionError(f"no answer to PING in {PING_SECONDS}s")', 'logger.warning("no answer to PING in %ss", PING_SECONDS)', "test_redis.py::test_a_silent_redis_is_detected_and_left"),
-    Mutant("uvicorn's 1012 overtakes the hub's 1001 at shutdown", "realtime/_shutdown.py", "await asyncio.sleep(0)  # one loop step", "# no loop step", "test_shutdown.py::test_uvicorn_shuts_down_after_the_hubs_closes_went_out"),
+    Mutant("uvicorn's 1012 overtakes the hub's 1001 at shutdown", "realtime/_shutdown.py", "await asyncio.sleep(CLOSE_GRACE)", "pass", "test_shutdown.py::test_uvicorn_shuts_down_after_the_hubs_closes_went_out"),
     Mutant("a WebSocket route's 426 shadows an HTTP route on its path", "realtime/routing.py", 'r.kind == "websocket"))', 'r.kind != "websocket"))', "test_routing.py::test_a_catch_all_cannot_shadow_the_426_of_a_websocket_route"),
     Mutant("two route trees of one name share their modules", "realtime/routing.py", 'getattr(module, "__path__", ())] == [directory]:', 'getattr(module, "__path__", ())] or True:', "test_routing.py::test_two_trees_of_one_name_keep_their_own_helpers"),
     Mutant("ALLOWED_ORIGINS compared as plain text (case, default ports)", "realtime/limits.py", "_normal(origin) in {_normal(entry) for entry in allowed}", "origin in allowed", "test_origin_allowed.py"),

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from uvicorn import Server
 
 logger = logging.getLogger(__name__)
+# How long uvicorn's shutdown waits for the hub's close frames: ample for loop steps, short
+# beside its own graceful timeout.
+CLOSE_GRACE = 0.1
 
 
 def on_server_shutdown(callback: Callable[[], None]) -> Callable[[], None]:
@@ -45,7 +48,9 @@ def on_server_shutdown(callback: Callable[[], None]) -> Callable[[], None]:
 
     async def shutdown(*args: Any, **kwargs: Any) -> None:
         callback()
-        await asyncio.sleep(0)  # one loop step: the close frames `callback` queued go out
+        # Let the close frames `callback` queued go out: written at once on the direct way,
+        # a few loop steps away on the ASGI path (each peer's writer task sends its own).
+        await asyncio.sleep(CLOSE_GRACE)
         await original(*args, **kwargs)
 
     server.shutdown = shutdown  # type: ignore[method-assign]
