@@ -57,7 +57,7 @@ FIELDS = frozenset({"data", "event", "id", "retry", "comment"})
 CLEANUP_TIMEOUT = 5.0
 # sse-starlette may see the server stopping before the hub ends the stream (uvicorn's next
 # tick): it then waits this long for the stream's proper end instead of cutting it short.
-SHUTDOWN_GRACE = 1.0
+SHUTDOWN_GRACE = 1.5
 # The most a push stream writes at once, so that a large backlog is not copied whole.
 CHUNK_BYTES = 64 * 1024
 # Line breaks as the SSE format knows them (not str.splitlines', which has more).
