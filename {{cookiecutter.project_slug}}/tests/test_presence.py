@@ -23,7 +23,10 @@ import redis.asyncio
 from httpx_sse import connect_sse
 from websockets.sync.client import ClientConnection, connect
 
-from {{ cookiecutter.package_name }}.realtime.backends.redis_presence import BEATS_PER_TTL, RedisPresence
+from {{ cookiecutter.package_name }}.realtime.backends.redis_presence import (
+    BEATS_PER_TTL,
+    RedisPresence,
+)
 from {{ cookiecutter.package_name }}.realtime.presence import Member, Presence, member
 
 from .conftest import RedisServer, Server, ServerFactory
