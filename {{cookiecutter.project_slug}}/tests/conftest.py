@@ -31,17 +31,24 @@ START_TIMEOUT = 20.0
 # How long one TestClient receive may wait: well below the tests' own pytest timeouts.
 RECEIVE_TIMEOUT = 5.0
 T = TypeVar("T")
-# `serve` with a fixture route tree (argv[1]) in place of the package's routes.
-SERVE_TREE = (
+# Every server runs `serve` through this: uvicorn serves the socket the test bound for it
+# (its fd in argv[1]) rather than binding the port itself, so that between picking a free
+# port and listening on it no other server (of a parallel test run, say) can take it.
+SERVE_ON_FD = (
+    "import sys, uvicorn; run_on_fd, fd = uvicorn.run, int(sys.argv.pop(1)); "
+    "uvicorn.run = lambda *args, **kwargs: run_on_fd(*args, **{**kwargs, 'fd': fd}); "
+)
+SERVE = f"import sys; from {PACKAGE}.__main__ import main; sys.exit(main())"
+# Before SERVE: a fixture route tree (argv[1]) in place of the package's routes.
+WITH_TREE = (
     f"import functools, pathlib, sys; import {PACKAGE}.app as app; "
     "app.create_app = functools.partial(app.create_app, routes=pathlib.Path(sys.argv.pop(1))); "
-    f"from {PACKAGE}.__main__ import main; sys.exit(main())"
 )
-# Prefixed to SERVE_TREE: `serve` under one of uvicorn's own WebSocket implementations
-# (argv[1]) instead of the app's protocol, so that peers take the plain ASGI path.
-SERVE_WITH_WS = (
-    "import sys, uvicorn; run, ws = uvicorn.run, sys.argv.pop(1); "
-    "uvicorn.run = lambda *args, **kwargs: run(*args, **{**kwargs, 'ws': ws}); "
+# Before SERVE: one of uvicorn's own WebSocket implementations (argv[1]) instead of the
+# app's protocol, so that peers take the plain ASGI path.
+WITH_WS = (
+    "import sys, uvicorn; run_with_ws, ws = uvicorn.run, sys.argv.pop(1); "
+    "uvicorn.run = lambda *args, **kwargs: run_with_ws(*args, **{**kwargs, 'ws': ws}); "
 )
 
 
@@ -164,9 +171,9 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> Non
 def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
     """Start servers with extra environment and flags; all are stopped afterwards.
 
-    `routes=` serves a fixture route tree instead of the package's routes, with the CLI's settings,
-    after running the Python statements of `prelude`; `ws=` (with `routes=`) names the uvicorn
-    WebSocket implementation to use instead of the app's.
+    Each runs `serve` after the Python statements of `prelude`. `routes=` serves a fixture
+    route tree instead of the package's routes, with the CLI's settings; `ws=` (with
+    `routes=`) names the uvicorn WebSocket implementation to use instead of the app's.
     """
     servers: list[Server] = []
 
@@ -178,21 +185,27 @@ def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
         prelude: str = "",
         ws: str | None = None,
     ) -> Server:
-        port = free_port()
+        # Bound, not listening: connections are refused until uvicorn listens on it.
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
         log = tmp_path / f"server-{port}.log"
         full_env = {**os.environ, "PUBSUB_URL": "memory://", **(env or {})}
-        serve = ["-c", prelude + SERVE_TREE, str(routes)] if routes else ["-m", PACKAGE]
+        code, argv = prelude + SERVE_ON_FD, [str(sock.fileno())]
         if ws is not None:
             assert routes is not None, "ws= needs routes="
-            serve = ["-c", prelude + SERVE_WITH_WS + SERVE_TREE, ws, str(routes)]
-        command = [sys.executable, *serve, "serve", "--host", "127.0.0.1"]
-        with log.open("wb") as out:
+            code, argv = code + WITH_WS, [*argv, ws]
+        if routes is not None:
+            code, argv = code + WITH_TREE, [*argv, str(routes)]
+        command = [sys.executable, "-c", code + SERVE, *argv, "serve", "--host", "127.0.0.1"]
+        with sock, log.open("wb") as out:
             process = subprocess.Popen(
                 [*command, "--port", str(port), *args],
                 cwd=tmp_path,  # away from the project's .env
                 env=full_env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                pass_fds=[sock.fileno()],
             )
         server = Server(process, port, log)
         servers.append(server)

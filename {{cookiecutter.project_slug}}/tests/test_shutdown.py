@@ -44,8 +44,12 @@ Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 async def open_stream(server: Server, path: str) -> Stream:
     """An SSE request on a bare connection, read up to its first event."""
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-    await asyncio.wait_for(reader.readuntil(b"data: ready"), 10)
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        await asyncio.wait_for(reader.readuntil(b"data: ready"), 10)
+    except BaseException:
+        writer.close()  # not left for the next test's garbage collection to report
+        raise
     return reader, writer
 
 
