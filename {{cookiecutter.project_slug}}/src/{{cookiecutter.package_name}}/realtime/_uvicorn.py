@@ -20,6 +20,7 @@ ASGI path. What the protocol adds:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -80,8 +81,10 @@ class RealtimeWebSocketProtocol(WebSocketsSansIOProtocol):
         super().keepalive_timeout()
         self._abort_if_stuck()
 
-    async def run_asgi(self) -> None:
-        await super().run_asgi()
+    def on_task_complete(self, task: asyncio.Task[None]) -> None:
+        # The app's task is over and uvicorn closed the transport (a done callback,
+        # not a `run_asgi` override, so that no frame of ours waits with every peer).
+        super().on_task_complete(task)
         self._abort_if_stuck()
 
     def _close_transport(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
@@ -86,7 +86,17 @@ class CurrentHubMiddleware:
         self.app = app
         self.hub = hub
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if scope["type"] == "websocket":
+            # A server runs each WebSocket session in a task of its own, whose context
+            # ends with it: nothing to reset, so no frame of this middleware waits with
+            # every connected peer.
+            _current.set(self.hub)
+            return self.app(scope, receive, send)
+        return self._call(scope, receive, send)
+
+    async def _call(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # An HTTP request may run in its caller's task (httpx's ASGITransport): reset.
         token = _current.set(self.hub)
         try:
             await self.app(scope, receive, send)

@@ -34,6 +34,29 @@ class Peer:
     and the peer is closed with 1013, so that it never slows the others.
     """
 
+    # Slots: one per connection, for as long as it is open. What a handler keeps
+    # about a peer goes in `context`.
+    __slots__ = (
+        "_direct",
+        "_drain_hook",
+        "_drain_waiter",
+        "_dropped",
+        "_hub",
+        "_limit",
+        "_outlet",
+        "_receiver",
+        "_subscriptions",
+        "_tasks",
+        "_unyielded",
+        "_websocket",
+        "closing",
+        "context",
+        "id",
+        "namespace",
+        "params",
+        "request",
+    )
+
     def __init__(
         self,
         websocket: WebSocket,
@@ -158,12 +181,20 @@ class Peer:
     def shut_down(self) -> None:
         self._close_now(GOING_AWAY, "server shutting down")
 
-    async def receive(self) -> Message:
-        """The client's next event; once the peer was dropped, a disconnect."""
+    def receive(self) -> Awaitable[Message]:
+        """The client's next event (see `closed_with` for how a dropped peer's ends)."""
         if self._direct:
-            # A dropped connection's transport was aborted: uvicorn reports it.
-            event = await self._websocket.receive()
-            return self._dropped or event
+            # A dropped connection's transport was aborted: uvicorn reports the disconnect.
+            # Starlette's own `receive`, with no frame of ours held while a peer is idle.
+            return self._websocket.receive()
+        return self._receive_asgi()
+
+    def closed_with(self, disconnect: Message) -> tuple[int, str]:
+        """The code and reason the session ended with: those it was dropped with, if it was."""
+        event = self._dropped or disconnect
+        return event.get("code", 1005), event.get("reason") or ""
+
+    async def _receive_asgi(self) -> Message:
         if self._dropped is not None:
             return self._dropped
         # ASGI has no abort: `_drop` interrupts the wait instead.

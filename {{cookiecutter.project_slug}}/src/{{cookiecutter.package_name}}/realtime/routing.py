@@ -126,7 +126,7 @@ def mount(app: FastAPI, routes: Iterable[Route]) -> None:
     for route in sorted(routes, key=lambda r: (r.source.sort_key, r.kind == "websocket")):
         path, name = route.source.path, str(route.source.file)
         if route.kind == "websocket":
-            app.router.routes.append(WebSocketRoute(path, route.handler.serve, name=name))
+            app.router.routes.append(WebSocketRoute(path, route.handler, name=name))
             methods = list(HTTP_METHODS[:5])
             app.add_route(path, _upgrade_required, methods, include_in_schema=False)
         elif route.kind == "sse":

@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from .hub import Hub, hub_of
@@ -90,8 +91,14 @@ class WebSocketHandler:
         object.__setattr__(self, "receives", receives)
         object.__setattr__(self, "_adapter", None if receives is None else TypeAdapter(receives))
 
-    async def serve(self, websocket: WebSocket) -> None:
-        """The route's endpoint: admit the client, then run its session."""
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The route's ASGI app: admit the client, then run its session.
+
+        An ASGI app, not an endpoint function, so that Starlette wraps no exception
+        handling around each session: that wrapper would hold about 2.5 kB per peer
+        for as long as it is connected, and every hook's error is handled here.
+        """
+        websocket = WebSocket(scope, receive, send)
         hub = hub_of(websocket)
         refusal = _refusal(websocket, hub)
         if refusal is not None:
@@ -146,7 +153,7 @@ class WebSocketHandler:
             while True:
                 event = await peer.receive()
                 if event["type"] == "websocket.disconnect":
-                    code, reason = event.get("code", 1005), event.get("reason") or ""
+                    code, reason = peer.closed_with(event)
                     break
                 text = event.get("text")
                 data: str | bytes = text if text is not None else event["bytes"]
