@@ -248,6 +248,10 @@ def redis_url() -> str:
     return REDIS_URL
 
 
+class PortTaken(RuntimeError):
+    """A private redis-server could not have the port it was given."""
+
+
 @dataclass
 class RedisServer:
     """A private redis-server on a free port, for tests that stop and restart it."""
@@ -268,8 +272,16 @@ class RedisServer:
         deadline = time.monotonic() + START_TIMEOUT
         while not redis_available(self.url):
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not start on {self.port}")
+                raise PortTaken(f"redis-server did not start on {self.port}")
             time.sleep(0.05)  # polling a port that is not open yet: there is no event to wait on
+        # The port was free when picked; another test's redis-server may have won it since.
+        import redis
+
+        with redis.Redis.from_url(self.url) as client:
+            pid = client.info("server")["process_id"]
+        if pid != self.process.pid:
+            self.stop()
+            raise PortTaken(f"port {self.port} is another redis-server's (pid {pid})")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -282,7 +294,13 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of the test's own; skipped without one unless REALTIME_REQUIRE_REDIS=1."""
     if shutil.which("redis-server") is None:
         skip_without_redis("no redis-server on PATH")
-    server = RedisServer(free_port(), tmp_path)
-    server.start()
+    for attempt in range(3):
+        server = RedisServer(free_port(), tmp_path)
+        try:
+            server.start()
+            break
+        except PortTaken:
+            if attempt == 2:
+                raise
     yield server
     server.stop()
