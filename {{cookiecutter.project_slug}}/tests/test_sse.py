@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,10 +12,10 @@ from fastapi.testclient import TestClient
 from httpx_sse import EventSource
 from hypothesis import given
 from hypothesis import strategies as st
-from sse_starlette import ServerSentEvent
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.realtime.sse import event_bytes
+from {{ cookiecutter.package_name }}.realtime.sse import _Response, event_bytes
 
 from .conftest import RECEIVE_TIMEOUT, make_settings, route_module, within
 
@@ -119,3 +120,11 @@ def test_a_stream_over_its_buffer_is_ended_even_where_it_cannot_be_aborted() -> 
             events = list(EventSource(response).iter_sse())
         assert closed.wait(5)
     assert len(events) < 100
+
+
+def test_the_per_send_override_still_replaces_a_method_sse_starlette_calls() -> None:
+    # `_Response` skips sse-starlette's cancel scope around each send by overriding this
+    # method; renamed in a release of sse-starlette, the override would quietly do nothing.
+    assert "_send_with_timeout" in vars(EventSourceResponse)
+    assert "await self._send_with_timeout(" in inspect.getsource(EventSourceResponse)
+    assert "_send_with_timeout" in vars(_Response)

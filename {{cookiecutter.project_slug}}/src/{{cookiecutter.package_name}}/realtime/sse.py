@@ -398,6 +398,14 @@ class _Response(EventSourceResponse):
                 with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
                     await self._finish()
 
+    async def _send_with_timeout(self, send: Send, message: Message) -> None:
+        # sse-starlette opens an anyio cancel scope around every send to apply its
+        # `send_timeout`, which is never set here: a client that stops reading is
+        # bounded by bytes and dropped instead. Without the scope an event costs about
+        # 5 us less, a tenth of a ticker stream's CPU. (tests/test_sse.py checks that
+        # sse-starlette still has the method this overrides.)
+        await send(message)
+
     def _noting_the_end(self, send: Send) -> Send:
         async def noting(message: Message) -> None:
             await send(message)
