@@ -79,6 +79,18 @@ def cookiecutter_cli(cookiecutter_config: Path) -> Callable[..., subprocess.Comp
     return cli
 
 
+def bake_into(out: Path, answers: dict[str, Any], config_file: Path) -> Path:
+    """Bake the working tree with `answers`, without prompts, into `out`."""
+    project = cookiecutter(
+        str(TEMPLATE),
+        no_input=True,
+        extra_context=answers,
+        output_dir=str(out),
+        config_file=str(config_file),
+    )
+    return Path(project)
+
+
 @pytest.fixture
 def bake(tmp_path: Path, cookiecutter_config: Path) -> Bake:
     """Bake the working tree with the given answers; return the project folder."""
@@ -86,14 +98,7 @@ def bake(tmp_path: Path, cookiecutter_config: Path) -> Bake:
     def bake(output_dir: Path | None = None, **answers: Any) -> Path:
         out = output_dir or tmp_path / "out"
         out.mkdir(parents=True, exist_ok=True)
-        project = cookiecutter(
-            str(TEMPLATE),
-            no_input=True,
-            extra_context=answers,
-            output_dir=str(out),
-            config_file=str(cookiecutter_config),
-        )
-        return Path(project)
+        return bake_into(out, answers, cookiecutter_config)
 
     return bake
 
@@ -115,14 +120,7 @@ def baked(tmp_path_factory: pytest.TempPathFactory, cookiecutter_config: Path) -
         key = tuple(sorted((name, str(value)) for name, value in answers.items()))
         if key not in projects:
             out = tmp_path_factory.mktemp("baked")
-            project = cookiecutter(
-                str(TEMPLATE),
-                no_input=True,
-                extra_context=answers,
-                output_dir=str(out),
-                config_file=str(cookiecutter_config),
-            )
-            projects[key] = Path(project)
+            projects[key] = bake_into(out, answers, cookiecutter_config)
         return projects[key]
 
     return bake

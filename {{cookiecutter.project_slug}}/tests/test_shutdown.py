@@ -53,6 +53,15 @@ async def open_stream(server: Server, path: str) -> Stream:
     return reader, writer
 
 
+async def seconds_to_end_on_sigterm(server: Server, path: str) -> float:
+    """How long the stream at `path`, open and past its first event, lasts after SIGTERM."""
+    stream = await open_stream(server, path)
+    start = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    await stream_end(stream)
+    return time.monotonic() - start
+
+
 async def stream_end(stream: Stream) -> bytes:
     """What the stream sent after its first event, up to the end of the connection."""
     reader, writer = stream
@@ -104,14 +113,7 @@ def test_hand_written_sse_responses_end_too(server_factory: ServerFactory) -> No
     """
     server = server_factory(routes=TREE)
 
-    async def check() -> float:
-        stream = await open_stream(server, "/plain")
-        start = time.monotonic()
-        server.process.send_signal(signal.SIGTERM)
-        await stream_end(stream)
-        return time.monotonic() - start
-
-    assert asyncio.run(check()) < 2
+    assert asyncio.run(seconds_to_end_on_sigterm(server, "/plain")) < 2
 
 
 def test_hand_written_sse_responses_end_where_sse_starlettes_patch_came_too_late(
@@ -126,14 +128,7 @@ def test_hand_written_sse_responses_end_where_sse_starlettes_patch_came_too_late
     )
     server = server_factory(routes=TREE, prelude=missed)
 
-    async def check() -> float:
-        stream = await open_stream(server, "/plain")
-        start = time.monotonic()
-        server.process.send_signal(signal.SIGTERM)
-        await stream_end(stream)
-        return time.monotonic() - start
-
-    assert asyncio.run(check()) < 2
+    assert asyncio.run(seconds_to_end_on_sigterm(server, "/plain")) < 2
 
 
 def test_streams_end_properly_when_sse_starlette_sees_the_shutdown_first(
